@@ -1,0 +1,327 @@
+"""
+The hypernetwork: task text -> lightweight LoRA adapters for every target module (DESIGN.md).
+
+    task text --(frozen base, adapters off, mean-pooled final hidden states; cached)--> code
+    e = (code - task_mean) / task_scale                      normalised on the training tasks
+    token_m = P(e) + E_layer[l] + E_type[t] + Q(W_m)         one token per module m = (layer l, type t)
+    W_0 = 0;  W_k = W_{k-1} + Head(Decoder(tokens(W_{k-1})))  k = 1..K, same Decoder and Head
+    adapter = S + W_K                                        S: learned task-independent adapter
+
+W_m is the flat (A_train, B_train) of module m: r*a + b*r numbers, the same for every module,
+so one head serves them all. With plain-LoRA output (ablation) a = max in, b = max out, and
+each module type crops its part (the padding is masked to zero).
+
+How train.py uses it:
+
+    hn = HyperNetwork(HyperNetConfig(...), model.args)   # model: frozen Transformer
+    hn.inject(model)                                      # lora.inject with hn's LoRA config
+    hn.fit_task_stats(model, tokenizer, train_task_texts) # once; stats are buffers (checkpointed)
+    codes = hn.encode_tasks(model, tokenizer, texts)      # (N, dim) fp32, no grad, cached per text
+    W = hn(codes)                                         # (N, M, P): one adapter per task, with grad
+    lora.set_weights(model, hn.adapters(W), row_index)    # batch row i uses task row_index[i]
+    loss = ...model(tokens)...; loss.backward()           # grads reach hn only
+    lora.clear_weights(model)
+    log(adapter_diagnostics(hn.adapters(W)))              # is the adapter conditioned on the task?
+
+Optimise hn.parameters() with Adam(W) at a LoRA-like lr (1e-3 .. 5e-3): the head's 1/d_h output
+multiplier makes one step move each generated number by about lr, as for a LoRA parameter.
+
+Checkpoint: checkpoint(hn) -> {"hypernet_config": dict, "hypernet": state_dict} (includes the
+task statistics; the aux matrices are rebuilt from cfg.seed); HyperNetwork.from_checkpoint().
+"""
+import argparse
+import json
+import math
+from pathlib import Path
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from safetensors.torch import load_file
+
+import lora
+
+
+@dataclass
+class HyperNetConfig:
+    # the adapters it writes (passed to lora.inject)
+    kind: str = "lightweight"           # "lightweight" | "plain" (ablation)
+    targets: tuple = lora.TARGETS
+    rank: int = 8                       # r
+    a: int = 64                         # A_train (r, a)
+    b: int = 64                         # B_train (b, r)
+    alpha: float = 16.0                 # s = alpha / r
+    seed: int = 0                       # seed of the frozen aux matrices
+    # the network
+    d_h: int = 512                      # width of the module tokens
+    n_layers: int = 2                   # decoder layers
+    n_heads: int = 8
+    ffn_mult: int = 4                   # decoder MLP width = ffn_mult * d_h
+    iterations: int = 2                 # K
+    module_emb: bool = True             # E_layer + E_type on (off: modules differ only by W)
+    shared: bool = True                 # learned task-independent adapter S
+    max_task_tokens: int = 512          # task text is truncated to this many tokens
+
+    def __post_init__(self):
+        self.targets = tuple(self.targets)
+
+
+class HyperNetwork(nn.Module):
+    def __init__(self, cfg, args):
+        super().__init__()
+        self.cfg = cfg
+        order = lora.module_order(args.n_layers, cfg.targets)
+        shapes = lora.linear_shapes(args)
+        if cfg.kind == "lightweight":
+            self.a, self.b = cfg.a, cfg.b
+        else:  # plain LoRA output: pad to the largest in / out, crop per module type
+            self.a = max(shapes[t][0] for t in cfg.targets)
+            self.b = max(shapes[t][1] for t in cfg.targets)
+        r, d, M = cfg.rank, cfg.d_h, len(order)
+        self.n_a = r * self.a                  # numbers of A_train, then b*r of B_train
+        self.P = self.n_a + self.b * r
+        self.crop = [shapes[t] if cfg.kind == "plain" else (self.a, self.b) for _, t in order]
+        self.register_buffer("layer_ids", torch.tensor([l for l, _ in order]), persistent=False)
+        self.register_buffer("type_ids", torch.tensor([lora.TARGETS.index(t) for _, t in order]), persistent=False)
+        mask = torch.ones(M, self.P)
+        for m, (i, o) in enumerate(self.crop):  # plain: zero the padding of each module's A and B
+            mask[m, : self.n_a].view(r, self.a)[:, i:] = 0
+            mask[m, self.n_a:].view(self.b, r)[o:] = 0
+        self.register_buffer("mask", mask, persistent=False)
+        # task code normalisation, fitted on the training tasks (fit_task_stats); saved
+        self.register_buffer("task_mean", torch.zeros(args.dim))
+        self.register_buffer("task_scale", torch.ones(()))
+
+        self.task_proj = nn.Linear(args.dim, d)                    # P
+        if cfg.module_emb:
+            self.layer_emb = nn.Embedding(args.n_layers, d)        # E_layer
+            self.type_emb = nn.Embedding(len(lora.TARGETS), d)     # E_type
+        self.weight_proj = nn.Linear(self.P, d)                    # Q
+        self.decoder = nn.ModuleList(
+            nn.TransformerEncoderLayer(d, cfg.n_heads, cfg.ffn_mult * d, dropout=0.0, activation="gelu",
+                                       batch_first=True, norm_first=True) for _ in range(cfg.n_layers))
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Linear(d, self.P)
+        self.shared = nn.Parameter(torch.zeros(M, self.P)) if cfg.shared else None  # S
+        self.reset_head()
+        self._cache = {}  # task text -> pooled code (N.B. not state: depends on the base model only)
+
+    def reset_head(self):
+        # LoRA's own start: zero weights; bias puts A_train at small random values (summed over
+        # K iterations to PEFT's U(+-1/sqrt(a))) and B_train at exactly zero. The adapter is then
+        # a no-op, yet dL/dB_train != 0 from step one (with A = B = 0 every gradient would vanish).
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+        bound = 1 / math.sqrt(self.a) / self.cfg.iterations
+        with torch.no_grad():
+            self.head.bias[: self.n_a].uniform_(-bound, bound)
+
+    # ---- task encoder --------------------------------------------------------------------
+
+    @torch.no_grad()
+    def encode_tasks(self, model, tokenizer, texts, batch_size=8):
+        """(N, dim) fp32 pooled codes of `texts` from the frozen base model with adapters off:
+        mean of forward_hidden over the text's tokens (the BOS position, identical for every
+        task, is left out). Cached per distinct text. Call before model.setup_cache()."""
+        new = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        device = next(model.parameters()).device
+        bos = getattr(tokenizer, "add_bos", True)
+        for i in range(0, len(new), batch_size):
+            chunk = new[i:i + batch_size]
+            ids = [tokenizer.encode(t, bos=bos, eos=False)[: self.cfg.max_task_tokens] for t in chunk]
+            T = max(len(x) for x in ids)
+            tokens = torch.zeros(len(ids), T, dtype=torch.long)  # right-padded: causal, so pads
+            mask = torch.zeros(len(ids), T)                        # never change earlier states
+            for j, x in enumerate(ids):
+                tokens[j, : len(x)] = torch.tensor(x)
+                mask[j, int(bos and len(x) > 1): len(x)] = 1
+            with lora.disabled(model):
+                h = model.forward_hidden(tokens.to(device)).float()  # (n, T, dim)
+            mask = mask.to(device)[..., None]
+            pooled = (h * mask).sum(1) / mask.sum(1)
+            for t, p in zip(chunk, pooled):
+                self._cache[t] = p
+        return torch.stack([self._cache[t] for t in texts]).to(self.task_mean.device)
+
+    @torch.no_grad()
+    def fit_task_stats(self, model, tokenizer, texts):
+        """Centre on the training tasks' mean code and scale the centred codes to unit RMS per
+        element: raw pooled states of different instructions are nearly parallel (cos ~ 1),
+        what tells tasks apart is the small remainder. Returns the raw codes."""
+        codes = self.encode_tasks(model, tokenizer, texts)
+        self.fit_stats_from_codes(codes)
+        return codes
+
+    @torch.no_grad()
+    def fit_stats_from_codes(self, codes):
+        """fit_task_stats on codes (N, dim) already encoded."""
+        self.task_mean.copy_(codes.mean(0))
+        rms = (codes - codes.mean(0)).pow(2).mean().sqrt()
+        self.task_scale.fill_(rms.item() if rms > 1e-6 else 1.0)  # one task: centre only
+
+    # ---- decoder ----------------------------------------------------------------------
+
+    def tokens(self, ctx, W):
+        """Module tokens (N, M, d) from the task context ctx (N, 1, d) and current adapters W (N, M, P)."""
+        x = ctx + self.weight_proj(W)
+        if self.cfg.module_emb:
+            x = x + self.layer_emb(self.layer_ids) + self.type_emb(self.type_ids)
+        return x
+
+    def step(self, ctx, W):
+        """One refinement residual Head(Decoder(tokens(W))), (N, M, P)."""
+        x = self.tokens(ctx, W)
+        for layer in self.decoder:
+            x = layer(x)
+        # Head weights act through a 1/d_h multiplier (muP's output layer): an Adam step then moves
+        # each generated number by ~lr, as it moves a LoRA parameter, whatever d_h is. Without it
+        # one step moves all of them coherently by ~lr*d_h and a LoRA-like lr (1e-3) diverges.
+        return (F.linear(self.norm(x), self.head.weight) / self.cfg.d_h + self.head.bias) * self.mask
+
+    def forward(self, codes, iterations=None):
+        """codes (N, dim) raw pooled task codes -> W (N, M, P): flat (A_train, B_train) per module."""
+        e = (codes.float() - self.task_mean) / self.task_scale
+        ctx = self.task_proj(e)[:, None, :]                               # (N, 1, d)
+        W = torch.zeros(codes.shape[0], len(self.crop), self.P, device=codes.device)
+        for _ in range(iterations or self.cfg.iterations):
+            W = W + self.step(ctx, W)
+        if self.shared is not None:
+            W = W + self.shared * self.mask
+        return W
+
+    def adapters(self, W):
+        """W (N, M, P) -> [(A (N, r, in_m|a), B (N, out_m|b, r))] in lora.lora_modules() order (views)."""
+        N, M, r = W.shape[0], W.shape[1], self.cfg.rank
+        A = W[..., : self.n_a].reshape(N, M, r, self.a)
+        B = W[..., self.n_a:].reshape(N, M, self.b, r)
+        return [(A[:, m, :, : i], B[:, m, : o]) for m, (i, o) in enumerate(self.crop)]
+
+    def inject(self, model, **kw):
+        """lora.inject with this hypernetwork's adapter config (external weights)."""
+        c = self.cfg
+        return lora.inject(model, c.kind, c.targets, c.rank, c.a, c.b, c.alpha, c.seed, **kw)
+
+    @classmethod
+    def from_checkpoint(cls, ckpt, args):
+        hn = cls(HyperNetConfig(**ckpt["hypernet_config"]), args)
+        hn.load_state_dict(ckpt["hypernet"])
+        return hn
+
+
+def checkpoint(hn):
+    """The hypernetwork's part of a training checkpoint (add step, optimizer, ... around it)."""
+    return {"hypernet_config": asdict(hn.cfg), "hypernet": hn.state_dict()}
+
+
+def load_trained(path, args):
+    """A trained hypernetwork from train.py's step_NNNNNN/ directory (trainable.safetensors =
+    hn.state_dict(), state.json's config.hypernet_config), or from a torch file of checkpoint(hn)."""
+    path = Path(path)
+    if path.is_dir():
+        cfg = json.loads((path / "state.json").read_text())["config"]["hypernet_config"]
+        ckpt = {"hypernet_config": cfg, "hypernet": load_file(path / "trainable.safetensors")}
+    else:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    return HyperNetwork.from_checkpoint(ckpt, args)
+
+
+@torch.no_grad()
+def adapter_diagnostics(adapters):
+    """Is the adapter conditioned on the task? adapters: hn.adapters(W) for N >= 2 different tasks
+    (or any [(A (N, r, .), B (N, ., r))], e.g. a LoRA bank). Measured on the weight updates
+    dW = B A themselves, all modules together, with the Frobenius inner product
+    <B_i A_i, B_j A_j> = tr((B_i^T B_j)(A_j A_i^T)): r x r products, never a full dW. Orthonormal
+    aux matrices preserve it, so A_train, B_train give exactly the geometry of the lightweight dW.
+    Raw (A_train, B_train) numbers would mislead: their shared random A part dominates the norm.
+      cos:        mean pairwise cosine similarity of the tasks' dW (prototype's collapse: 0.999)
+      task_share: share of the dW energy that varies across tasks, sum|dW_i - mean|^2 / sum|dW_i|^2
+    """
+    if isinstance(adapters, torch.Tensor):
+        raise TypeError("adapter_diagnostics takes hn.adapters(W), not W")
+    G = 0  # (N, N) Gram matrix of the tasks' dW
+    for A, B in adapters:
+        A, B = A.double(), B.double()
+        BB = torch.einsum("ibp,jbq->ijpq", B, B)  # B_i^T B_j
+        AA = torch.einsum("ipa,jqa->ijpq", A, A)  # A_i A_j^T
+        G = G + (BB * AA).sum((2, 3))
+    N = G.shape[0]
+    norm = G.diagonal().clamp_min(1e-30).sqrt()
+    C = G / (norm[:, None] * norm[None, :])
+    cos = (C.sum() - C.diagonal().sum()) / max(N * (N - 1), 1)
+    energy = G.diagonal().sum()
+    share = (energy - G.sum() / N) / energy.clamp_min(1e-30)
+    return {"cos": cos.item(), "task_share": share.item()}
+
+
+@torch.no_grad()
+def export_from_text(hn, model, tokenizer, text, out_dir, args, base_model_name_or_path=None):
+    """Free-text task description -> PEFT LoRA directory (model injected via hn.inject)."""
+    W = hn(hn.encode_tasks(model, tokenizer, [text]))
+    lora.set_weights(model, hn.adapters(W))
+    lora.export_peft(model, out_dir, args, task=0, base_model_name_or_path=base_model_name_or_path)
+    lora.clear_weights(model)
+
+
+def summary(cfg, args):
+    """Sizes for a model shape, without weights (built on the meta device)."""
+    with torch.device("meta"):
+        hn = HyperNetwork(cfg, args)
+    n_params = sum(p.numel() for p in hn.parameters())
+    M = len(hn.crop)
+    per_task = sum(cfg.rank * (i + o) for i, o in hn.crop) if cfg.kind == "plain" else M * hn.P
+    shapes = lora.linear_shapes(args)
+    plain_per_rank = args.n_layers * sum(i + o for t, (i, o) in shapes.items() if t in cfg.targets)
+    return {"hypernet_params": n_params, "modules": M, "numbers_per_module": hn.P,
+            "adapter_numbers": per_task, "exported_rank": cfg.rank,
+            "plain_lora_rank_same_numbers": per_task / plain_per_rank}
+
+
+def main():
+    p = argparse.ArgumentParser(
+        description="Hypernetwork summary for a model shape, or a PEFT adapter from a task text.",
+        epilog="summary: --params P.json [--config JSON]; "
+               "export: --hypernet runs/x/step_NNNNNN --text '...' --out DIR [--ckpt_dir BASE]")
+    p.add_argument("--params", help="params.json of the model shape (summary)")
+    p.add_argument("--config", default="{}", help='HyperNetConfig overrides as JSON, e.g. {"iterations": 4} (summary)')
+    p.add_argument("--hypernet", help="train.py's step_NNNNNN/ directory, or a torch file of checkpoint(hn) (export)")
+    p.add_argument("--text", help="free-text task description, e.g. an SNI definition (export)")
+    p.add_argument("--out", help="output PEFT adapter directory (export)")
+    p.add_argument("--ckpt_dir", help="base model directory (export; default: the one the run trained on)")
+    a = p.parse_args()
+    import model as llama
+    if a.text is not None:
+        if not (a.hypernet and a.out):
+            p.error("export needs --hypernet, --text and --out")
+        ckpt_dir = a.ckpt_dir
+        if ckpt_dir is None and Path(a.hypernet).is_dir():
+            ckpt_dir = json.loads((Path(a.hypernet) / "state.json").read_text())["config"].get("ckpt_dir")
+        if ckpt_dir is None:
+            p.error("give --ckpt_dir (the base model the hypernetwork was trained on)")
+        m = llama.load_model(ckpt_dir)
+        tok = llama.Tokenizer(Path(ckpt_dir) / "tokenizer.model")
+        hn = load_trained(a.hypernet, m.args)
+        hn.inject(m)
+        export_from_text(hn, m, tok, a.text, a.out, m.args, base_model_name_or_path=str(ckpt_dir))
+        print(f"wrote {a.out}/adapter_config.json and adapter_model.safetensors (PEFT LoRA, r={hn.cfg.rank})")
+        return
+    if not a.params:
+        p.error("give --params (summary), or --hypernet, --text and --out (export)")
+    args = llama.ModelArgs.from_json(a.params)
+    cfg = HyperNetConfig(**json.loads(a.config))
+    s = summary(cfg, args)
+    print(f"model: dim {args.dim}, {args.n_layers} layers, targets {','.join(cfg.targets)} -> {s['modules']} modules")
+    inner = f"a={cfg.a}, b={cfg.b}" if cfg.kind == "lightweight" else "A (r, in), B (out, r)"
+    print(f"adapter: {cfg.kind}, r={cfg.rank}, {inner}, alpha={cfg.alpha}; decoder d_h={cfg.d_h}, "
+          f"{cfg.n_layers} layers, K={cfg.iterations}")
+    print(f"hypernet params:              {s['hypernet_params']:,}")
+    print(f"generated numbers per module: {s['numbers_per_module']:,}")
+    print(f"generated numbers per task:   {s['adapter_numbers']:,}")
+    print(f"equivalent plain LoRA:        rank {s['exported_rank']} as exported (B A); "
+          f"rank {s['plain_lora_rank_same_numbers']:.3f} for the same count of numbers")
+    print(json.dumps(s))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,333 @@
+"""
+Lightweight LoRA and plain LoRA for the frozen linears of model.Transformer.
+
+Lightweight LoRA (DESIGN.md): for a frozen y = W x, W of shape (out, in),
+
+    y = W x + s * B_aux (B_train (A_train (A_aux x)))        s = alpha / r
+    A_aux (a, in) frozen, orthonormal rows       A_train (r, a)      generated or trained
+    B_aux (out, b) frozen, orthonormal columns   B_train (b, r)      generated or trained
+
+Plain LoRA is the same with A (r, in), B (out, r) and no aux matrices. Either way the
+adapter is an ordinary rank-r LoRA, A = A_train A_aux and B = B_aux B_train, which is how
+it is applied (folded first: r*a*in flops per task instead of a*in per token), merged and
+exported.
+
+Usage (weights from outside, the hypernetwork):
+
+    lora.inject(model, "lightweight", rank=8, a=64, b=64)     # after load_model(): base keys untouched
+    lora.set_weights(model, adapters, row_index)              # adapters[m] = (A (N,r,a), B (N,b,r))
+    logits = model(tokens)                                    # row i uses task row_index[i]
+    lora.clear_weights(model)
+
+Usage (owned weights, the LoRA baselines):
+
+    lora.inject(model, "plain", rank=8, n_tasks=10)           # a trainable bank of 10 task adapters
+    lora.select(model, row_index)                             # or n_tasks=1: one (multi-task) adapter
+    opt = torch.optim.AdamW(lora.lora_parameters(model))
+    torch.save(lora.lora_state_dict(model), ...)              # only the adapter bank + its config
+
+Weights always carry a task dimension N; row_index (B,) long picks each batch row's task,
+and N == 1 without row_index broadcasts one adapter over the batch. All of it runs as
+batched matmuls: no Python loop over rows. Adapter math runs in the activation dtype (bf16 on
+GPU, fp32 on CPU); the aux matrices are made in fp32 from the seed and cast where used.
+"""
+import json
+import os
+from contextlib import contextmanager
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from safetensors.torch import save_file
+
+from model import ffn_hidden_dim
+
+TARGETS = ("wq", "wk", "wv", "wo", "w1", "w2", "w3")  # canonical order of module types
+PARENT = {"wq": "attention", "wk": "attention", "wv": "attention", "wo": "attention",
+          "w1": "feed_forward", "w2": "feed_forward", "w3": "feed_forward"}
+HF_NAME = {"wq": "self_attn.q_proj", "wk": "self_attn.k_proj", "wv": "self_attn.v_proj",
+           "wo": "self_attn.o_proj", "w1": "mlp.gate_proj", "w2": "mlp.down_proj", "w3": "mlp.up_proj"}
+
+
+def linear_shapes(args):
+    """{module type: (in, out)} for a ModelArgs (no weights needed)."""
+    hd = args.dim // args.n_heads
+    kv = (args.n_kv_heads or args.n_heads) * hd
+    hidden = ffn_hidden_dim(args)
+    return {"wq": (args.dim, args.n_heads * hd), "wk": (args.dim, kv), "wv": (args.dim, kv),
+            "wo": (args.n_heads * hd, args.dim), "w1": (args.dim, hidden), "w2": (hidden, args.dim),
+            "w3": (args.dim, hidden)}
+
+
+def module_order(n_layers, targets=TARGETS):
+    """[(layer, type)] in the canonical order shared by lora_modules() and the hypernetwork."""
+    unknown = set(targets) - set(TARGETS)
+    if unknown:
+        raise ValueError(f"unknown target modules {sorted(unknown)}; choose from {TARGETS}")
+    return [(l, t) for l in range(n_layers) for t in TARGETS if t in targets]
+
+
+def semi_orthogonal(rows, cols, seed):
+    """(rows, cols) fp32 with orthonormal columns if rows >= cols, else orthonormal rows.
+    Deterministic from the seed (CPU generator), so only the seed needs to be stored."""
+    g = torch.Generator().manual_seed(seed)
+    q, _ = torch.linalg.qr(torch.randn(max(rows, cols), min(rows, cols), generator=g))
+    return q if rows >= cols else q.T.contiguous()
+
+
+class LoRALinear(nn.Linear):
+    """nn.Linear + a LoRA side path. Keeps .weight (same tensor, same state-dict key).
+
+    Adapter weights have a leading task dimension N:
+      lightweight: A (N, r, a), B (N, b, r)      plain: A (N, r, in), B (N, out, r)
+    They are either owned parameters lora_A / lora_B (n_tasks >= 1) or set from outside
+    by set_weights() (n_tasks == 0; plain attributes, so never saved or moved by .to()).
+    """
+
+    def __init__(self, in_features, out_features, kind, rank, alpha, a=None, b=None, device=None, dtype=None):
+        super().__init__(in_features, out_features, bias=False, device=device, dtype=dtype)
+        assert kind in ("lightweight", "plain"), kind
+        self.kind, self.rank, self.alpha, self.scale = kind, rank, alpha, alpha / rank
+        # inner sizes of A_train / B_train; plain LoRA is the case a = in, b = out
+        self.a, self.b = (a, b) if kind == "lightweight" else (in_features, out_features)
+        self.n_tasks = 0
+        self.ext = None        # (A, B) from set_weights()
+        self.row_index = None  # (batch,) long: batch row -> task; None: N == 1 broadcasts (or N == batch)
+        self.enabled = True
+        self.merged = None     # fp32 (A_eff, B_eff) of the merged task, to unmerge exactly that
+
+    def init_bank(self, n_tasks):
+        """Own a trainable bank of n_tasks adapters, LoRA's init: A ~ U(+-1/sqrt(fan_in)) (PEFT's
+        kaiming_uniform(a=sqrt(5)) bound), B = 0, so the adapter starts as a no-op."""
+        w, bound = self.weight, 1 / self.a ** 0.5
+        self.n_tasks = n_tasks
+        kw = dict(device=w.device, dtype=w.dtype)
+        self.lora_A = nn.Parameter(torch.empty(n_tasks, self.rank, self.a, **kw).uniform_(-bound, bound))
+        self.lora_B = nn.Parameter(torch.zeros(n_tasks, self.b, self.rank, **kw))
+
+    def weights(self):
+        """(A, B) with task dim N, or None when no adapter is set."""
+        if self.n_tasks:
+            return self.lora_A, self.lora_B
+        return self.ext
+
+    def effective(self, A, B, dtype):
+        """Fold the aux matrices: (N, r, in), (N, out, r) in `dtype`, an ordinary LoRA."""
+        A, B = A.to(dtype), B.to(dtype)
+        if self.kind == "lightweight":
+            A = A @ self.A_aux.to(dtype)           # (N, r, a) @ (a, in) -> (N, r, in)
+            B = self.B_aux.to(dtype) @ B           # (out, b) @ (N, b, r) -> (N, out, r)
+        return A, B
+
+    def forward(self, x):
+        y = F.linear(x, self.weight)
+        w = self.weights()
+        if w is None or not self.enabled or self.merged is not None:
+            return y
+        A, B = self.effective(*w, x.dtype)         # adapter math in the activation dtype
+        if self.row_index is not None:
+            A, B = A[self.row_index], B[self.row_index]  # (batch, r, in), (batch, out, r)
+        if A.shape[0] == 1:                        # one adapter for the whole batch
+            return y + self.scale * F.linear(F.linear(x, A[0]), B[0])
+        h = x.reshape(x.shape[0], -1, x.shape[-1])      # (batch, T, in)
+        h = (h @ A.transpose(1, 2)) @ B.transpose(1, 2)  # batched matmuls (bmm), row i with A[i], B[i]
+        return y + self.scale * h.reshape(y.shape)
+
+    def extra_repr(self):
+        return (f"{super().extra_repr()}, kind={self.kind}, r={self.rank}, a={self.a}, b={self.b}, "
+                f"alpha={self.alpha}, n_tasks={self.n_tasks}")
+
+
+def inject(model, kind="lightweight", targets=TARGETS, rank=8, a=64, b=64, alpha=16.0, seed=0, n_tasks=0):
+    """Replace the target nn.Linear of every layer by a LoRALinear sharing the same .weight.
+
+    Call after load_model(): base state-dict keys and weights are unchanged (owned banks add
+    keys `...lora_A` / `...lora_B`; the aux matrices are non-persistent buffers, one tensor
+    per module type shared by all layers, rebuilt from `seed`). Base weights are frozen.
+    n_tasks == 0: weights come from set_weights() (hypernetwork); n_tasks >= 1: each module
+    owns a trainable bank of n_tasks adapters (per-task LoRA; n_tasks=1: one multi-task LoRA).
+    Returns the model.
+    """
+    for p in model.parameters():
+        p.requires_grad_(False)
+    aux = {}
+    for l, t in module_order(len(model.layers), targets):
+        parent = getattr(model.layers[l], PARENT[t])
+        old = getattr(parent, t)
+        if isinstance(old, LoRALinear):
+            raise ValueError(f"layers.{l}.{PARENT[t]}.{t} already has an adapter")
+        w = old.weight
+        with torch.device("meta"):  # no second copy of W, the real one is assigned below
+            new = LoRALinear(old.in_features, old.out_features, kind, rank, alpha, a, b)
+        new.weight = w
+        if n_tasks:
+            new.init_bank(n_tasks)
+        if kind == "lightweight":
+            if t not in aux:
+                i = TARGETS.index(t)
+                # fp32 whatever the model's dtype: the same aux on every device, cast where used
+                aux[t] = (semi_orthogonal(a, old.in_features, seed * 1000 + 2 * i).to(w.device),
+                          semi_orthogonal(old.out_features, b, seed * 1000 + 2 * i + 1).to(w.device))
+            new.register_buffer("A_aux", aux[t][0], persistent=False)  # (a, in)
+            new.register_buffer("B_aux", aux[t][1], persistent=False)  # (out, b)
+        new.seed = seed
+        setattr(parent, t, new)
+    return model
+
+
+def lora_modules(model):
+    """[(name, LoRALinear)] in canonical order (layer-major, then TARGETS order)."""
+    out = []
+    for l, layer in enumerate(model.layers):
+        for t in TARGETS:
+            m = getattr(getattr(layer, PARENT[t]), t)
+            if isinstance(m, LoRALinear):
+                out.append((f"layers.{l}.{PARENT[t]}.{t}", m))
+    return out
+
+
+def set_weights(model, adapters, row_index=None):
+    """Set external adapter weights for all modules at once.
+
+    adapters: list, one (A, B) per module in lora_modules() order, each with task dim N
+      (lightweight A (N, r, a), B (N, b, r); plain A (N, r, in), B (N, out, r)); may require grad.
+    row_index: (batch,) long, task of each batch row; None: N == 1 broadcasts (or N == batch).
+    """
+    mods = lora_modules(model)
+    if len(adapters) != len(mods):
+        raise ValueError(f"got {len(adapters)} adapters for {len(mods)} LoRA modules")
+    for (name, m), (A, B) in zip(mods, adapters):
+        if m.n_tasks:
+            raise ValueError(f"{name} owns its weights (n_tasks={m.n_tasks}); inject with n_tasks=0")
+        if A.shape[-2:] != (m.rank, m.a) or B.shape[-2:] != (m.b, m.rank):
+            raise ValueError(f"{name}: adapter shapes {tuple(A.shape)}, {tuple(B.shape)} do not match "
+                             f"(N, {m.rank}, {m.a}), (N, {m.b}, {m.rank})")
+        m.ext = (A, B)
+    select(model, row_index)
+
+
+def select(model, row_index):
+    """Set the batch row -> task index (B,) long on every module (None: broadcast)."""
+    for _, m in lora_modules(model):
+        m.row_index = row_index
+
+
+def clear_weights(model):
+    """Drop external weights and row indices (frees the graph they hold)."""
+    for _, m in lora_modules(model):
+        m.ext, m.row_index = None, None
+
+
+@contextmanager
+def disabled(model):
+    """Run the base model without adapters (e.g. the hypernetwork's task encoder)."""
+    mods = [m for _, m in lora_modules(model)]
+    prev = [m.enabled for m in mods]
+    for m in mods:
+        m.enabled = False
+    try:
+        yield model
+    finally:
+        for m, e in zip(mods, prev):
+            m.enabled = e
+
+
+def lora_parameters(model):
+    """Owned adapter parameters (the LoRA baselines' trainable state)."""
+    return [p for _, m in lora_modules(model) if m.n_tasks for p in (m.lora_A, m.lora_B)]
+
+
+def lora_config(model):
+    """What inject() needs to rebuild the adapters (stored with checkpoints and exports)."""
+    mods = lora_modules(model)
+    m = mods[0][1]
+    return {"kind": m.kind, "targets": [t for t in TARGETS if any(n.endswith("." + t) for n, _ in mods)],
+            "rank": m.rank, "a": m.a if m.kind == "lightweight" else None,
+            "b": m.b if m.kind == "lightweight" else None, "alpha": m.alpha, "seed": m.seed, "n_tasks": m.n_tasks}
+
+
+def lora_state_dict(model):
+    """{"config": lora_config, "state": {name.lora_A/B: tensor}}: owned adapters only."""
+    state = {f"{n}.{k}": getattr(m, k).detach() for n, m in lora_modules(model) if m.n_tasks
+             for k in ("lora_A", "lora_B")}
+    return {"config": lora_config(model), "state": state}
+
+
+def load_lora_state_dict(model, sd):
+    """Load lora_state_dict() output into a model injected with the same config."""
+    if sd["config"] != lora_config(model):
+        raise ValueError(f"LoRA config mismatch: checkpoint {sd['config']} vs model {lora_config(model)}")
+    for n, m in lora_modules(model):
+        with torch.no_grad():
+            m.lora_A.copy_(sd["state"][f"{n}.lora_A"])
+            m.lora_B.copy_(sd["state"][f"{n}.lora_B"])
+
+
+def task_delta(m, task=0):
+    """fp32 (A_eff (r, in), B_eff (out, r)) of one task's adapter on module m, without scale."""
+    if m.weights() is None:
+        raise ValueError("no adapter set: set_weights() first, or inject with n_tasks >= 1")
+    A, B = m.weights()
+    A, B = m.effective(A[task:task + 1].detach().float(), B[task:task + 1].detach().float(), torch.float32)
+    return A[0], B[0]
+
+
+@torch.no_grad()
+def merge(model, task=0):
+    """Fold task `task`'s adapter into W (W += s B A, computed in fp32); forward skips the side path.
+    Exactly reversible by unmerge() within fp32 rounding (bf16 weights: within bf16 rounding)."""
+    for name, m in lora_modules(model):
+        if m.merged is not None:
+            raise ValueError(f"{name} is already merged; unmerge first")
+        A, B = task_delta(m, task)
+        m.weight.copy_((m.weight.float() + m.scale * (B @ A)).to(m.weight.dtype))
+        m.merged = (A, B)
+
+
+@torch.no_grad()
+def unmerge(model):
+    """Subtract exactly the delta merge() added (equal to the original W within fp32 rounding)."""
+    for _, m in lora_modules(model):
+        if m.merged is not None:
+            A, B = m.merged
+            m.weight.copy_((m.weight.float() - m.scale * (B @ A)).to(m.weight.dtype))
+            m.merged = None
+
+
+def hf_permute(w, n_heads):
+    """Meta's interleaved RoPE row order -> transformers' half-split order (rows of (out, ...))."""
+    out = w.shape[0]
+    return w.view(n_heads, out // n_heads // 2, 2, *w.shape[1:]).transpose(1, 2).reshape(w.shape)
+
+
+def export_peft(model, out_dir, args, task=0, dtype=torch.float32, base_model_name_or_path=None):
+    """Write task `task`'s adapter as a PEFT LoRA directory for transformers' LlamaForCausalLM.
+
+    adapter_model.safetensors holds base_model.model.model.layers.N.<hf module>.lora_{A,B}.weight
+    with A = A_train A_aux (r, in) and B = B_aux B_train (out, r); B rows of wq/wk are permuted
+    to the HF rotary layout (n_heads for q, n_kv_heads for k). lora_alpha / r equals our scale.
+    `args` is the model's ModelArgs (for the head counts).
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    cfg = lora_config(model)
+    tensors = {}
+    for name, m in lora_modules(model):
+        _, l, _, t = name.split(".")
+        A, B = task_delta(m, task)
+        if t == "wq":
+            B = hf_permute(B, args.n_heads)
+        elif t == "wk":
+            B = hf_permute(B, args.n_kv_heads or args.n_heads)
+        prefix = f"base_model.model.model.layers.{l}.{HF_NAME[t]}"
+        tensors[f"{prefix}.lora_A.weight"] = A.to(dtype).contiguous()
+        tensors[f"{prefix}.lora_B.weight"] = B.to(dtype).contiguous()
+    save_file(tensors, os.path.join(out_dir, "adapter_model.safetensors"), metadata={"format": "pt"})
+    config = {
+        "peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": base_model_name_or_path,
+        "r": cfg["rank"], "lora_alpha": cfg["alpha"], "lora_dropout": 0.0, "bias": "none",
+        "target_modules": sorted(HF_NAME[t].split(".")[1] for t in cfg["targets"]),
+        "fan_in_fan_out": False, "use_rslora": False, "use_dora": False, "inference_mode": True,
+        "init_lora_weights": True, "modules_to_save": None, "layers_to_transform": None,
+    }
+    with open(os.path.join(out_dir, "adapter_config.json"), "w") as f:
+        json.dump(config, f, indent=2)

@@ -1,0 +1,290 @@
+import json
+import random
+from dataclasses import asdict
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+import lora
+from conftest import ROOT, make_tiny_ckpt, random_model
+from hypernet import (HyperNetConfig, HyperNetwork, adapter_diagnostics, checkpoint, export_from_text, load_trained,
+                      summary)
+from model import ModelArgs, Tokenizer, load_model
+
+SMALL = dict(rank=4, a=16, b=16, alpha=8.0, d_h=64, n_layers=1, n_heads=4, iterations=2)
+TEXTS = ["Repeat the word.", "Reverse the word.", "Write the word in capitals, please."]
+LLAMA3_8B = dict(dim=4096, n_layers=32, n_heads=32, n_kv_heads=8, vocab_size=128256, multiple_of=1024,
+                 ffn_dim_multiplier=1.3, norm_eps=1e-5, rope_theta=500000.0)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny matmuls gain nothing from a second thread, and on a shared 2-core machine a busy core
+    makes the OpenMP threads spin-wait for each other (measured 10-50x slower)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+
+class ByteTokenizer:
+    """Bytes as ids (the tiny models have 256 ids); 1 = bos, 2 = eos."""
+    add_bos = True
+
+    def encode(self, s, *, bos, eos):
+        return [1] * bos + list(s.encode()) + [2] * eos
+
+
+def setup(model_seed=0, **cfg):
+    model = random_model(model_seed)
+    torch.manual_seed(0)
+    hn = HyperNetwork(HyperNetConfig(**{**SMALL, **cfg}), model.args)
+    hn.inject(model)
+    return model, hn
+
+
+def tokens(B=3, T=9, seed=0):
+    return torch.randint(3, 256, (B, T), generator=torch.Generator().manual_seed(seed))
+
+
+def lm_loss(model, x):
+    return F.cross_entropy(model(x[:, :-1]).flatten(0, 1), x[:, 1:].flatten())
+
+
+def test_fresh_hypernetwork_leaves_the_base_model_unchanged():
+    model, hn = setup()
+    x = tokens()
+    base = model(x)
+    codes = hn.fit_task_stats(model, ByteTokenizer(), TEXTS)
+    W = hn(codes)
+    assert W.shape == (3, 2 * 7, 4 * 16 + 16 * 4)
+    ad = hn.adapters(W)
+    assert all(torch.equal(B, torch.zeros_like(B)) for _, B in ad)  # B_train exactly zero
+    assert all(A.abs().min() > 0 for A, _ in ad)  # A_train small random, so dL/dB != 0
+    lora.set_weights(model, ad, torch.tensor([2, 0, 1]))
+    assert torch.equal(model(x), base)
+
+
+def test_gradients_reach_every_hypernetwork_parameter_and_no_base_weight():
+    model, hn = setup()
+    base = {k: v.clone() for k, v in model.state_dict().items()}
+    codes = hn.fit_task_stats(model, ByteTokenizer(), TEXTS)
+    opt = torch.optim.Adam(hn.parameters(), lr=1e-2)
+    x = tokens()
+    for step in range(2):  # the zero-init head passes gradient to the decoder from the second step on
+        lora.set_weights(model, hn.adapters(hn(codes)), torch.tensor([0, 1, 2]))
+        loss = lm_loss(model, x)
+        opt.zero_grad()
+        loss.backward()
+        if step == 0:
+            assert hn.head.weight.grad.abs().sum() > 0
+        opt.step()
+    for n, p in hn.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, n
+    assert all(not p.requires_grad and p.grad is None for p in model.parameters())
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in base.items())
+
+
+def test_activation_checkpointing_gives_the_same_gradients():
+    model, hn = setup()
+    torch.nn.init.normal_(hn.head.weight)
+    codes = hn.fit_task_stats(model, ByteTokenizer(), TEXTS)
+    grads = []
+    for ckpt in (False, True):
+        model.gradient_checkpointing = ckpt
+        hn.zero_grad()
+        lora.set_weights(model, hn.adapters(hn(codes)), torch.tensor([0, 1, 2]))  # set once, used in recompute
+        lm_loss(model, tokens()).backward()
+        lora.clear_weights(model)
+        grads.append(torch.cat([p.grad.flatten() for p in hn.parameters()]))
+    assert torch.allclose(grads[0], grads[1], atol=1e-6)
+
+
+@pytest.mark.parametrize("K", [1, 4])
+def test_refinement_iterates_the_same_decoder(K):
+    model, hn = setup(iterations=K)
+    torch.nn.init.normal_(hn.head.weight, std=1.0)  # as after training: the residual is not just the bias
+    codes = hn.fit_task_stats(model, ByteTokenizer(), TEXTS)
+    W = hn(codes)
+    ctx = hn.task_proj((codes - hn.task_mean) / hn.task_scale)[:, None]
+    manual = torch.zeros_like(W)
+    for _ in range(K):
+        manual = manual + hn.step(ctx, manual)
+    assert torch.allclose(W, manual + hn.shared, atol=1e-6)
+    # the k-th residual is a function of W_{k-1}: it changes when W_{k-1} does, with a non-zero Jacobian
+    W1 = hn.step(ctx, torch.zeros_like(W)).detach().requires_grad_()
+    r2 = hn.step(ctx, W1)
+    assert (r2 - hn.step(ctx, W1 + 0.1 * torch.randn_like(W1))).abs().max() > 1e-3
+    (g,) = torch.autograd.grad(r2.square().sum(), W1)
+    assert g.abs().sum() > 0
+
+
+def test_task_encoder_pools_caches_normalises_and_ignores_adapters():
+    model, hn = setup()
+    tok = ByteTokenizer()
+    calls = []
+    fh = model.forward_hidden
+    model.forward_hidden = lambda t, *a: calls.append(t.shape) or fh(t, *a)
+    lora.set_weights(model, [(A, B + 0.5) for A, B in hn.adapters(hn(torch.zeros(1, 64)))])  # adapters on
+    codes = hn.fit_task_stats(model, tok, TEXTS)  # one padded batch of 3 texts
+    assert calls == [(3, 1 + len(TEXTS[2]))]
+    assert torch.equal(hn.encode_tasks(model, tok, TEXTS[::-1]), codes.flip(0)) and len(calls) == 1  # cached
+    with torch.no_grad(), lora.disabled(model):  # pooled alone, unpadded, without BOS, no adapter
+        ids = torch.tensor([tok.encode(TEXTS[0], bos=True, eos=False)])
+        alone = fh(ids)[0, 1:].mean(0)
+    assert torch.allclose(codes[0], alone, atol=1e-5)
+    e = (codes - hn.task_mean) / hn.task_scale
+    assert e.mean(0).abs().max() < 1e-5 and abs(e.pow(2).mean().item() - 1) < 1e-4
+    assert {"task_mean", "task_scale"} <= set(hn.state_dict())
+
+
+def test_checkpoint_round_trip():
+    model, hn = setup()
+    torch.nn.init.normal_(hn.head.weight)
+    codes = hn.fit_task_stats(model, ByteTokenizer(), TEXTS)
+    ckpt = checkpoint(hn)
+    json.dumps(ckpt["hypernet_config"])  # plain data, fits in a JSON run config
+    again = HyperNetwork.from_checkpoint(ckpt, model.args)
+    assert torch.equal(again(codes), hn(codes))
+
+
+def test_ablations_plain_output_and_no_module_embeddings():
+    model, hn = setup(kind="plain")
+    x = tokens()
+    base = model(x)
+    codes = hn.fit_task_stats(model, ByteTokenizer(), TEXTS)
+    W = hn(codes)
+    assert W.shape == (3, 14, 4 * 192 + 192 * 4)  # padded to the largest in / out (ffn 192)
+    ad = hn.adapters(W)
+    for (_, m), (A, B) in zip(lora.lora_modules(model), ad):
+        assert A.shape == (3, 4, m.in_features) and B.shape == (3, m.out_features, 4)
+    lora.set_weights(model, ad, torch.tensor([0, 1, 2]))
+    assert torch.equal(model(x), base)
+    torch.nn.init.normal_(hn.head.weight)
+    W = hn(codes)
+    assert torch.equal(W * hn.mask, W) and hn.mask.sum() < hn.mask.numel()  # padding stays exactly zero
+
+    model, hn = setup(module_emb=False)
+    assert not any("emb" in n for n, _ in hn.named_parameters())
+    assert hn(hn.fit_task_stats(model, ByteTokenizer(), TEXTS)).shape == (3, 14, 128)
+
+
+def test_adapter_diagnostics():
+    A, B = torch.randn(1, 4, 16), torch.randn(1, 16, 4)
+    same = adapter_diagnostics([(A.expand(3, -1, -1), B.expand(3, -1, -1))])
+    assert abs(same["cos"] - 1) < 1e-9 and abs(same["task_share"]) < 1e-9
+    opposite = adapter_diagnostics([(torch.cat([A, A]), torch.cat([B, -B]))])  # dW and -dW
+    assert abs(opposite["cos"] + 1) < 1e-9 and abs(opposite["task_share"] - 1) < 1e-9
+    # equals the geometry of the dense dW = B A, all modules together
+    ad = [(torch.randn(3, 4, 10), torch.randn(3, 12, 4)), (torch.randn(3, 4, 6), torch.randn(3, 5, 4))]
+    X = torch.stack([torch.cat([(B[i] @ A[i]).flatten() for A, B in ad]) for i in range(3)]).double()
+    Xn = X / X.norm(dim=1, keepdim=True)
+    d = adapter_diagnostics(ad)
+    assert abs(d["cos"] - ((Xn @ Xn.T).sum() - 3).item() / 6) < 1e-9
+    assert abs(d["task_share"] - ((X - X.mean(0)).pow(2).sum() / X.pow(2).sum()).item()) < 1e-9
+
+
+def test_export_from_text(tmp_path):
+    model, hn = setup()
+    torch.nn.init.normal_(hn.head.weight)
+    hn.fit_task_stats(model, ByteTokenizer(), TEXTS)
+    export_from_text(hn, model, ByteTokenizer(), "Spell the word backwards.", tmp_path, model.args)
+    sd = load_file(tmp_path / "adapter_model.safetensors")
+    assert len(sd) == 2 * 14 and json.loads((tmp_path / "adapter_config.json").read_text())["r"] == 4
+    W = hn(hn.encode_tasks(model, ByteTokenizer(), ["Spell the word backwards."]))
+    A, B = hn.adapters(W)[6]  # layers.0.feed_forward.w3: no rotary permutation
+    m = lora.lora_modules(model)[6][1]
+    assert torch.allclose(sd["base_model.model.model.layers.0.mlp.up_proj.lora_A.weight"], A[0] @ m.A_aux, atol=1e-6)
+    assert torch.allclose(sd["base_model.model.model.layers.0.mlp.up_proj.lora_B.weight"], m.B_aux @ B[0], atol=1e-6)
+    assert all(m.ext is None for _, m in lora.lora_modules(model))  # leaves the model clean
+
+
+def test_export_command_on_a_train_py_checkpoint(tmp_path):
+    """python hypernet.py --hypernet step_NNNNNN/ --text ... --out DIR, the base model taken from the run."""
+    ckpt = make_tiny_ckpt(tmp_path / "base", tokenizer=True, vocab_size=128256)  # the real Llama 3 tokenizer
+    model = load_model(ckpt)
+    torch.manual_seed(0)
+    hn = HyperNetwork(HyperNetConfig(**SMALL), model.args)
+    torch.nn.init.normal_(hn.head.weight)
+    run = tmp_path / "run" / "step_000010"  # what train.py writes
+    run.mkdir(parents=True)
+    save_file({k: v.contiguous() for k, v in hn.state_dict().items()}, run / "trainable.safetensors")
+    (run / "state.json").write_text(json.dumps({"step": 10, "config": {"ckpt_dir": str(ckpt),
+                                                                        "hypernet_config": asdict(hn.cfg)}}))
+    again = load_trained(run, model.args)
+    assert torch.equal(again(torch.ones(1, 64)), hn(torch.ones(1, 64)))
+    text = "Given a word, write it backwards."
+    subprocess.run([sys.executable, str(ROOT / "hypernet.py"), "--hypernet", str(run), "--text", text,
+                    "--out", str(tmp_path / "cli")], check=True, cwd=ROOT, capture_output=True)
+    hn.inject(model)
+    export_from_text(hn, model, Tokenizer(ckpt / "tokenizer.model"), text, tmp_path / "lib", model.args)
+    cli = load_file(tmp_path / "cli" / "adapter_model.safetensors")
+    lib = load_file(tmp_path / "lib" / "adapter_model.safetensors")
+    assert cli.keys() == lib.keys() and all(torch.allclose(cli[k], lib[k], atol=1e-6) for k in cli)
+    assert max(v.abs().max() for k, v in cli.items() if "lora_B" in k) > 0
+
+
+def test_llama3_8b_summary(tmp_path):
+    s = summary(HyperNetConfig(), ModelArgs(**LLAMA3_8B))
+    assert s["modules"] == 32 * 7 and s["numbers_per_module"] == 8 * 64 + 64 * 8
+    assert s["adapter_numbers"] == 224 * 1024 and s["hypernet_params"] < 20_000_000
+    (tmp_path / "params.json").write_text(json.dumps(LLAMA3_8B))
+    out = subprocess.run([sys.executable, str(ROOT / "hypernet.py"), "--params", str(tmp_path / "params.json")],
+                         capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    assert "hypernet params" in out and json.loads(out.strip().splitlines()[-1]) == s
+
+
+def synthetic_batch(words, tasks):
+    """Same inputs, different outputs: '<bos>abc=' -> 'abc<eos>' (task 0, repeat) or 'cba<eos>' (task 1, reverse)."""
+    rows, masks = [], []
+    for w, t in zip(words, tasks):
+        prompt, target = [1] + list((w + "=").encode()), list((w if t == 0 else w[::-1]).encode()) + [2]
+        rows.append(prompt + target)
+        masks.append([False] * len(prompt) + [True] * len(target))
+    return torch.tensor(rows), torch.tensor(masks)
+
+
+def test_learns_two_tasks_from_their_instructions():
+    """Two tasks with the same inputs and different outputs, told apart only by the instruction:
+    in 40 steps the loss of both falls at least 2x, in 150 steps 3x, and then each instruction's
+    adapter gives its own task the lower loss: swapping the instructions swaps the behaviour."""
+    model, hn = setup(rank=8, a=32, b=32)
+    with torch.no_grad():  # a sharper output layer: the random base can express a confident answer
+        model.output.weight.mul_(4)
+    rng = random.Random(0)
+    words = ["".join(rng.choice("abcdefgh") for _ in range(3)) for _ in range(64)]
+    test_words = ["fah", "bag", "hcd", "ead", "gfb", "cbe", "dda", "hhg"]  # held-out words
+    codes = hn.fit_task_stats(model, ByteTokenizer(), TEXTS[:2])
+
+    def loss(words, tasks, instructions):
+        x, mask = synthetic_batch(words, tasks)
+        lora.set_weights(model, hn.adapters(hn(codes)), torch.tensor(instructions))
+        logits = model(x[:, :-1], output_mask=mask[:, 1:])
+        return F.cross_entropy(logits, x[:, 1:][mask[:, 1:]])
+
+    @torch.no_grad()
+    def evaluate():  # (task, instruction) in (0, 0), (1, 1), (0, 1), (1, 0)
+        return [loss(test_words, [t] * 8, [i] * 8).item() for t, i in ((0, 0), (1, 1), (0, 1), (1, 0))]
+
+    before = evaluate()
+    opt = torch.optim.AdamW(hn.parameters(), lr=5e-3, weight_decay=0.0)
+    for step in range(150):
+        if step == 40:
+            at40 = evaluate()
+        tasks = [i % 2 for i in range(16)]
+        l = loss(rng.sample(words, 16), tasks, tasks)
+        opt.zero_grad()
+        l.backward()
+        opt.step()
+    after = evaluate()
+    assert at40[0] < before[0] / 2 and at40[1] < before[1] / 2, (before, at40)
+    assert after[0] < before[0] / 3 and after[1] < before[1] / 3, (before, after)
+    assert after[0] < 0.8 * after[2] and after[1] < 0.8 * after[3], after  # the instruction decides
+    with torch.no_grad():
+        d = adapter_diagnostics(hn.adapters(hn(codes)))
+    assert d["cos"] < 0.99 and d["task_share"] > 0.005, d  # the two adapters differ

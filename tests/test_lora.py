@@ -1,0 +1,191 @@
+import json
+
+import pytest
+import torch
+
+import lora
+from conftest import hf_llama, random_model
+from model import load_model
+
+KINDS = ["lightweight", "plain"]
+LORA = dict(rank=4, a=16, b=16, alpha=8.0)  # tiny model: dim 64, kv out 32, ffn 192
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny matmuls gain nothing from a second thread, and on a shared 2-core machine a busy core
+    makes the OpenMP threads spin-wait for each other (measured 10-50x slower)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+
+def tokens(B=3, T=9, seed=0):
+    return torch.randint(0, 256, (B, T), generator=torch.Generator().manual_seed(seed))
+
+
+def random_adapters(model, N, seed=0, std=0.3):
+    """External (A, B) per module with task dim N, B non-zero (a real adapter)."""
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.randn(N, m.rank, m.a, generator=g) * std, torch.randn(N, m.b, m.rank, generator=g) * std)
+            for _, m in lora.lora_modules(model)]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_inject_keeps_base_keys_and_zero_adapter_is_exact(tiny_ckpt, kind):
+    ckpt = tiny_ckpt()
+    model = load_model(ckpt)
+    x = tokens()
+    base = model(x)
+    keys, wq = set(model.state_dict()), model.layers[0].attention.wq.weight
+    lora.inject(model, kind, **LORA)
+    assert len(lora.lora_modules(model)) == 2 * 7
+    assert set(model.state_dict()) == keys  # aux buffers are non-persistent, external weights are not state
+    assert model.layers[0].attention.wq.weight is wq
+    assert not any(p.requires_grad for p in model.parameters())
+    # the Meta checkpoint still loads strict=True into the injected model, no key map
+    model.load_state_dict(torch.load(ckpt / "consolidated.00.pth", weights_only=True), strict=True)
+
+    assert torch.equal(model(x), base)  # no adapter set
+    zero_b = [(A, torch.zeros_like(B)) for A, B in random_adapters(model, 2)]
+    lora.set_weights(model, zero_b, torch.tensor([1, 0, 1]))
+    assert torch.equal(model(x), base)  # exactly: y + s * 0
+    lora.set_weights(model, random_adapters(model, 1))
+    assert (model(x) - base).abs().max() > 1e-2
+    with lora.disabled(model):
+        assert torch.equal(model(x), base)
+    lora.clear_weights(model)
+    assert torch.equal(model(x), base)
+
+    owned = lora.inject(load_model(ckpt), kind, n_tasks=3, **LORA)  # LoRA's init: B = 0
+    assert torch.equal(owned(x), base)
+    assert set(owned.state_dict()) - keys == {f"{n}.lora_{s}" for n, _ in lora.lora_modules(owned) for s in "AB"}
+
+
+def test_aux_matrices_frozen_orthonormal_shared_and_seeded():
+    model = lora.inject(random_model(), "lightweight", rank=4, a=16, b=48)
+    mods = dict(lora.lora_modules(model))
+    q0, q1, k0 = mods["layers.0.attention.wq"], mods["layers.1.attention.wq"], mods["layers.0.attention.wk"]
+    assert q0.A_aux is q1.A_aux and q0.B_aux is q1.B_aux  # one tensor per module type
+    assert q0.A_aux.shape == (16, 64) and q0.B_aux.shape == (64, 48) and k0.B_aux.shape == (32, 48)
+    assert torch.allclose(q0.A_aux @ q0.A_aux.T, torch.eye(16), atol=1e-5)  # orthonormal rows
+    assert torch.allclose(q0.B_aux.T @ q0.B_aux, torch.eye(48), atol=1e-5)  # orthonormal columns
+    assert torch.allclose(k0.B_aux @ k0.B_aux.T, torch.eye(32), atol=1e-5)  # b > out: orthonormal rows
+    assert not any("aux" in k for k in model.state_dict())
+    assert not any("aux" in n for n, _ in model.named_parameters())
+    again = dict(lora.lora_modules(lora.inject(random_model(), "lightweight", rank=4, a=16, b=48)))
+    other = dict(lora.lora_modules(lora.inject(random_model(), "lightweight", rank=4, a=16, b=48, seed=1)))
+    assert torch.equal(again["layers.0.attention.wq"].A_aux, q0.A_aux)
+    assert not torch.allclose(other["layers.0.attention.wq"].A_aux, q0.A_aux)
+    assert not torch.allclose(mods["layers.0.feed_forward.w1"].A_aux, q0.A_aux)  # per type
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_merge_equals_unmerged_and_unmerge_restores(kind):
+    model = lora.inject(random_model(), kind, n_tasks=2, **LORA)
+    with torch.no_grad():
+        for p in lora.lora_parameters(model):
+            p.normal_(0, 0.1)
+    x = tokens()
+    w0 = [m.weight.clone() for _, m in lora.lora_modules(model)]
+    with lora.disabled(model):
+        base = model(x)
+    lora.select(model, torch.tensor([1, 1, 1]))
+    ref = model(x)
+    assert (ref - base).abs().max() > 1e-2
+    lora.merge(model, task=1)
+    assert (model(x) - ref).abs().max() < 1e-5
+    assert any((m.weight - w).abs().max() > 1e-3 for (_, m), w in zip(lora.lora_modules(model), w0))
+    lora.unmerge(model)
+    for (_, m), w in zip(lora.lora_modules(model), w0):
+        assert (m.weight - w).abs().max() < 1e-6
+    assert (model(x) - ref).abs().max() < 1e-5  # side path active again
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_per_row_adapters_equal_each_row_alone(kind):
+    model = lora.inject(random_model(), kind, **LORA)
+    x, rows = tokens(B=4), torch.tensor([2, 0, 1, 2])
+    ad = random_adapters(model, 3)
+    lora.set_weights(model, ad, rows)
+    batched = model(x)
+    for i, t in enumerate(rows.tolist()):
+        lora.set_weights(model, [(A[t:t + 1], B[t:t + 1]) for A, B in ad])
+        assert (batched[i] - model(x[i:i + 1])[0]).abs().max() < 1e-5
+    assert (batched[0] - batched[3]).abs().max() > 0 and (batched[1] - batched[2]).abs().max() > 0
+    lora.set_weights(model, [(A[rows], B[rows]) for A, B in ad])  # N == batch: row i is task i
+    assert (model(x) - batched).abs().max() < 1e-5
+
+    bank = lora.inject(random_model(), kind, n_tasks=3, **LORA)  # owned bank, same weights
+    with torch.no_grad():
+        for (_, m), (A, B) in zip(lora.lora_modules(bank), ad):
+            m.lora_A.copy_(A)
+            m.lora_B.copy_(B)
+    lora.select(bank, rows)
+    assert (bank(x) - batched).abs().max() < 1e-5
+
+
+def test_owned_bank_trains_only_adapters():
+    model = lora.inject(random_model(), "plain", n_tasks=2, **LORA)
+    base = {k: v.clone() for k, v in model.state_dict().items() if "lora_" not in k}
+    params = lora.lora_parameters(model)
+    assert len(params) == 2 * 14 and all(p.requires_grad for p in params)
+    opt = torch.optim.AdamW(params, lr=1e-2)
+    x = tokens(B=2)
+    lora.select(model, torch.tensor([0, 1]))
+    for _ in range(2):
+        loss = torch.nn.functional.cross_entropy(model(x[:, :-1]).flatten(0, 1), x[:, 1:].flatten())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in params)
+    assert all(p.grad is None for n, p in model.named_parameters() if "lora_" not in n)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in base.items())
+    sd = lora.lora_state_dict(model)
+    fresh = lora.inject(random_model(), "plain", n_tasks=2, **LORA)
+    lora.load_lora_state_dict(fresh, sd)
+    lora.select(fresh, torch.tensor([0, 1]))
+    assert torch.equal(fresh(x), model(x))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_export_peft_round_trip(tmp_path, kind):
+    peft = pytest.importorskip("peft", reason="peft is the independent consumer of the export")
+    model = random_model()
+    hf = hf_llama(model)  # same weights, q/k rows in transformers' rotary order
+    lora.inject(model, kind, **LORA)
+    ad = random_adapters(model, 2)
+    lora.set_weights(model, ad)
+    lora.export_peft(model, tmp_path, model.args, task=1)
+
+    cfg = json.loads((tmp_path / "adapter_config.json").read_text())
+    assert cfg["r"] == 4 and cfg["lora_alpha"] / cfg["r"] == lora.lora_modules(model)[0][1].scale
+    x = tokens()
+    lora.set_weights(model, [(A[1:], B[1:]) for A, B in ad])
+    with torch.no_grad():
+        ours = model(x)
+        with lora.disabled(model):
+            base = model(x)
+        theirs = peft.PeftModel.from_pretrained(hf, str(tmp_path)).eval()(x).logits
+    assert (ours - base).abs().max() > 1e-2  # the adapter matters
+    assert (ours - theirs).abs().max() < 1e-4
+
+
+def test_bf16_model_runs_adapter_math_in_bf16():
+    model = random_model()
+    x = tokens()
+    lora.inject(model, "lightweight", **LORA)
+    ad = random_adapters(model, 3, std=0.1)
+    lora.set_weights(model, ad, torch.tensor([0, 1, 2]))
+    ref = model(x)
+    model.to(torch.bfloat16)
+    mods = lora.lora_modules(model)
+    assert mods[0][1].A_aux.dtype == torch.bfloat16  # .to() casts buffers; the math follows x anyway
+    out = model(x)  # fp32 adapters, bf16 activations
+    assert out.dtype == torch.float32 and (out - ref).abs().max() < 0.1 * ref.abs().max()
+    lora.set_weights(model, [(A, torch.zeros_like(B)) for A, B in ad], torch.tensor([0, 1, 2]))
+    with lora.disabled(model):
+        base = model(x)
+    assert torch.equal(model(x), base)
