@@ -2,7 +2,7 @@
 PY ?= python3
 DEMO_CKPT := checkpoints/smollm2-135m
 
-.PHONY: deps demo demo-ckpt test test-all bench
+.PHONY: deps demo demo-ckpt test test-all
 
 # installs once; re-runs when a requirements file changes
 .deps.stamp: requirements.txt requirements-test.txt
@@ -18,8 +18,13 @@ $(DEMO_CKPT)/consolidated.00.pth: | .deps.stamp
 
 demo-ckpt: $(DEMO_CKPT)/consolidated.00.pth
 
-demo: demo-ckpt
-	$(PY) model.py --ckpt_dir $(DEMO_CKPT) --prompt "What is the capital of France?"
+# train the hypernetwork on the built-in tasks (80 steps, ~5 min on 2 cores), show unseen tasks,
+# then write a PEFT adapter for a task described in free text
+demo: deps demo-ckpt
+	$(PY) train.py --ckpt_dir $(DEMO_CKPT) --out_dir runs/demo --max_steps 80 --d_h 256 \
+		--eval_every 20 --log_every 10 --save_every 80 --samples 6
+	$(PY) hypernet.py --hypernet runs/demo/step_000080 --out runs/demo/adapter_reverse_words \
+		--text "In this task, you are given a sentence. Output its words in reverse order."
 
 test: deps demo-ckpt
 	$(PY) -m pytest -q -m "not slow"

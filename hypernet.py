@@ -32,6 +32,7 @@ task statistics; the aux matrices are rebuilt from cfg.seed); HyperNetwork.from_
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 from dataclasses import asdict, dataclass
 
@@ -299,9 +300,12 @@ def main():
             ckpt_dir = json.loads((Path(a.hypernet) / "state.json").read_text())["config"].get("ckpt_dir")
         if ckpt_dir is None:
             p.error("give --ckpt_dir (the base model the hypernetwork was trained on)")
-        m = llama.load_model(ckpt_dir)
-        tok = llama.Tokenizer(Path(ckpt_dir) / "tokenizer.model")
-        hn = load_trained(a.hypernet, m.args)
+        try:
+            m = llama.load_model(ckpt_dir)
+            tok = llama.Tokenizer(Path(ckpt_dir) / "tokenizer.model")
+            hn = load_trained(a.hypernet, m.args)
+        except (OSError, ValueError, KeyError, RuntimeError) as e:  # one line, not a torch traceback
+            sys.exit(f"error: {a.hypernet}: {type(e).__name__}: {str(e).strip().splitlines()[0]}")
         hn.inject(m)
         export_from_text(hn, m, tok, a.text, a.out, m.args, base_model_name_or_path=str(ckpt_dir))
         print(f"wrote {a.out}/adapter_config.json and adapter_model.safetensors (PEFT LoRA, r={hn.cfg.rank})")

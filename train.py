@@ -114,35 +114,24 @@ def lm_loss_sum(model, tokens, mask):
     return F.cross_entropy(logits, tokens[:, 1:][target], reduction="sum")
 
 
-class HyperTrainee(nn.Module):
-    """What DDP wraps in hypernet mode. The frozen model comes in as an argument, not a submodule."""
-
-    def __init__(self, hn: HyperNetwork):
-        super().__init__()
-        self.hn = hn
-
-    def forward(self, model, codes, tokens, mask):
-        W = self.hn(codes)  # (1, M, P): this micro-batch's task
-        lora.set_weights(model, self.hn.adapters(W))  # stays set through backward (activation checkpointing)
-        return lm_loss_sum(model, tokens, mask)
-
-    def trainable_state(self):
-        return self.hn.state_dict()
-
-
 class LoRATrainee(nn.Module):
-    """What DDP wraps in lora / mt_lora mode: the adapter parameters owned by the injected model."""
+    """What DDP wraps in lora / mt_lora mode: the adapter parameters owned by the injected model.
+    (In hypernet mode DDP wraps the HyperNetwork itself.) The frozen model comes in as an argument,
+    not a submodule, so DDP neither broadcasts nor buckets its weights."""
 
     def __init__(self, model):
         super().__init__()
         self.params = nn.ParameterList(lora.lora_parameters(model))  # the same tensors, registered twice
         self.model_ref = [model]  # a list, so the model is not a submodule
 
-    def forward(self, model, codes, tokens, mask):
+    def forward(self, model, tokens, mask):
         return lm_loss_sum(model, tokens, mask)
 
-    def trainable_state(self):
-        return lora.lora_state_dict(self.model_ref[0])["state"]
+
+def trainable_state(trainee):
+    if isinstance(trainee, LoRATrainee):
+        return lora.lora_state_dict(trainee.model_ref[0])["state"]
+    return trainee.state_dict()
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -154,7 +143,7 @@ def save_checkpoint(out_dir: Path, step: int, trainee, optimizer, config: dict, 
     final, tmp = out_dir / f"step_{step:06d}", out_dir / f".tmp_step_{step:06d}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    state = {k: v.detach().contiguous().cpu() for k, v in trainee.trainable_state().items()}
+    state = {k: v.detach().contiguous().cpu() for k, v in trainable_state(trainee).items()}
     save_file(state, tmp / "trainable.safetensors")
     torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
     (tmp / "state.json").write_text(json.dumps({"step": step, "config": config}, indent=1))
@@ -171,11 +160,11 @@ def latest_checkpoint(out_dir: Path):
 
 def load_checkpoint(ckpt: Path, trainee, optimizer):
     state = load_file(ckpt / "trainable.safetensors")
-    if isinstance(trainee, HyperTrainee):
-        trainee.hn.load_state_dict(state)
-    else:
+    if isinstance(trainee, LoRATrainee):
         model = trainee.model_ref[0]
         lora.load_lora_state_dict(model, {"config": lora.lora_config(model), "state": state})
+    else:
+        trainee.load_state_dict(state)
     optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", map_location="cpu", weights_only=True))
     return json.loads((ckpt / "state.json").read_text())["step"]
 
@@ -232,6 +221,7 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
     """The explicit loop: one run of max_steps optimizer steps over `tasks`, checkpointed in out_dir."""
     rank, world, ddp, device, master = env
     log = print if master else (lambda *a, **k: None)
+    hypernet = codes is not None  # trainee is the HyperNetwork; else a LoRATrainee
     params = [p for p in trainee.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.95), weight_decay=args.weight_decay)
     start = 0
@@ -273,15 +263,31 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
                                sum(x.numel() for _, x, _ in micros), truncated], dtype=torch.float64, device=device)
         n_targets, n_tokens, truncated = all_reduce(counts, ddp).tolist()
 
+        # DDP averages gradients over ranks: each loss is scaled by world / (all ranks' targets),
+        # which makes the update the global mean over target tokens whatever the number of ranks
+        scale = world / n_targets
         loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        if hypernet:
+            # One hypernetwork pass per step for this rank's tasks. The micro-batches backpropagate
+            # into a detached copy W_in of its output, then W.backward(W_in.grad) finishes the chain
+            # rule through the hypernetwork once (and DDP all-reduces its gradients there).
+            ids = sorted({t for t, _, _ in micros})
+            W = runner(codes[ids])  # (n, M, P)
+            W_in = W.detach().requires_grad_()
         for i, (t, tokens, mask) in enumerate(micros):
-            last = i == len(micros) - 1
-            with runner.no_sync() if ddp and not last else nullcontext():
-                loss = runner(model, codes[t:t + 1] if codes is not None else None, tokens.to(device), mask.to(device))
-                # DDP averages gradients over ranks: times world, over all ranks' targets = the global mean
-                (loss * world / n_targets).backward()
-            lora.clear_weights(model) if codes is not None else None
+            tokens, mask = tokens.to(device), mask.to(device)
+            if hypernet:
+                lora.set_weights(model, trainee.adapters(W_in[ids.index(t)][None]))  # kept through backward
+                loss = lm_loss_sum(model, tokens, mask)
+                (loss * scale).backward()
+            else:
+                with runner.no_sync() if ddp and i < len(micros) - 1 else nullcontext():
+                    loss = runner(model, tokens, mask)
+                    (loss * scale).backward()
             loss_sum += loss.detach()
+        if hypernet:
+            lora.clear_weights(model)
+            W.backward(W_in.grad)
         loss = all_reduce(loss_sum, ddp).item() / n_targets
 
         if not math.isfinite(loss):
@@ -300,16 +306,16 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
         record = {"step": step, "loss": loss, "lr": lr, "grad_norm": grad_norm.item(), "tokens_per_s": n_tokens / times[-1]}
         if truncated:
             record["truncated"] = int(truncated)
-        if codes is not None and (step % args.log_every == 0 or step == args.max_steps - 1) and len(codes) > 1:
+        if hypernet and (step % args.log_every == 0 or step == args.max_steps - 1) and len(codes) > 1:
             with torch.no_grad():
-                d = adapter_diagnostics(trainee.hn.adapters(trainee.hn(codes[:64])))
+                d = adapter_diagnostics(trainee.adapters(trainee(codes[:64])))
             record["adapter_cos"], record["task_share"] = d["cos"], d["task_share"]
         if args.eval_every and ((step + 1) % args.eval_every == 0 or step == args.max_steps - 1):
             record["val_loss"] = validation_loss(model, tokenizer, tasks, trainee, codes, val_items, args, env)
         if master:
             with open(metrics_path, "a") as f:
                 f.write(json.dumps(record) + "\n")
-        if step % args.log_every == 0 or step == args.max_steps - 1:
+        if step % args.log_every == 0 or step == args.max_steps - 1 or "val_loss" in record:
             eta = sorted(times)[len(times) // 2] * (args.max_steps - step - 1)
             extra = "".join(f" | {k} {record[k]:.4f}" for k in ("val_loss", "adapter_cos", "task_share") if k in record)
             log(f"step {step:5d} | loss {loss:.4f} | lr {lr:.2e} | {record['tokens_per_s']:,.0f} tok/s | "
@@ -328,7 +334,7 @@ def validation_loss(model, tokenizer, tasks, trainee, codes, items, args, env):
     total = torch.zeros(2, dtype=torch.float64, device=device)
     for t, tokens, mask in micro_batches(items, tokenizer, tasks, args)[0]:
         if codes is not None:
-            lora.set_weights(model, trainee.hn.adapters(trainee.hn(codes[t:t + 1])))
+            lora.set_weights(model, trainee.adapters(trainee(codes[t:t + 1])))
         total[0] += lm_loss_sum(model, tokens.to(device), mask.to(device))
         total[1] += mask[:, 1:].sum()
         lora.clear_weights(model) if codes is not None else None
@@ -404,7 +410,7 @@ def main(argv=None):
         hn.inject(model)
         texts = [data.task_text(t, args.task_examples) for t in tasks]
         codes = hn.fit_task_stats(model, tokenizer, texts)  # (n_tasks, dim), cached; stats are checkpointed
-        train(args, model, tokenizer, tasks, HyperTrainee(hn), codes, out_dir, env, config)
+        train(args, model, tokenizer, tasks, hn, codes, out_dir, env, config)
         if master and args.samples:
             unseen = taskset.unseen
             show_samples(model, tokenizer, unseen, hn, hn.encode_tasks(model, tokenizer, [data.task_text(t, args.task_examples) for t in unseen]),

@@ -102,6 +102,16 @@ def hf_llama(model: Transformer):
     return hf
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny matmuls gain nothing from a second thread, and on a shared 2-core machine a busy core
+    makes the OpenMP threads spin-wait for each other (measured 10-50x slower)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture
 def tiny_ckpt(tmp_path):
     """Factory: tiny_ckpt(**params) -> a fresh Meta-layout directory under tmp_path."""

@@ -21,17 +21,6 @@ LLAMA3_8B = dict(dim=4096, n_layers=32, n_heads=32, n_kv_heads=8, vocab_size=128
                  ffn_dim_multiplier=1.3, norm_eps=1e-5, rope_theta=500000.0)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny matmuls gain nothing from a second thread, and on a shared 2-core machine a busy core
-    makes the OpenMP threads spin-wait for each other (measured 10-50x slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-
 class ByteTokenizer:
     """Bytes as ids (the tiny models have 256 ids); 1 = bos, 2 = eos."""
     add_bos = True

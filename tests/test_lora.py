@@ -11,17 +11,6 @@ KINDS = ["lightweight", "plain"]
 LORA = dict(rank=4, a=16, b=16, alpha=8.0)  # tiny model: dim 64, kv out 32, ffn 192
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny matmuls gain nothing from a second thread, and on a shared 2-core machine a busy core
-    makes the OpenMP threads spin-wait for each other (measured 10-50x slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-
 def tokens(B=3, T=9, seed=0):
     return torch.randint(0, 256, (B, T), generator=torch.Generator().manual_seed(seed))
 

@@ -90,7 +90,6 @@ def interrupted(monkeypatch, at_step):
 
 @pytest.mark.parametrize("mode", ["hypernet", "mt_lora"])
 def test_resume_equals_uninterrupted(ckpt, tmp_path, monkeypatch, mode):
-    torch.set_num_threads(1)
     args = ["--ckpt_dir", str(ckpt), "--mode", mode, "--max_steps", "8", "--save_every", "3", *TINY]
     train.main(args + ["--out_dir", str(tmp_path / "full")])
     with monkeypatch.context() as m:
@@ -107,7 +106,6 @@ def test_resume_equals_uninterrupted(ckpt, tmp_path, monkeypatch, mode):
 
 
 def test_interrupted_checkpoint_write_keeps_last_good(ckpt, tmp_path, monkeypatch):
-    torch.set_num_threads(1)
     args = ["--ckpt_dir", str(ckpt), "--out_dir", str(tmp_path), "--mode", "mt_lora", "--max_steps", "6",
             "--save_every", "2", *TINY]
     real_save = torch.save
@@ -132,7 +130,6 @@ def test_interrupted_checkpoint_write_keeps_last_good(ckpt, tmp_path, monkeypatc
 
 
 def test_non_finite_loss_skips_then_aborts(ckpt, tmp_path, monkeypatch, capsys):
-    torch.set_num_threads(1)
     real = train.lm_loss_sum
     monkeypatch.setattr(train, "lm_loss_sum", lambda *a: real(*a) * float("nan"))
     with pytest.raises(RuntimeError, match="3 non-finite losses in a row at step 2"):
