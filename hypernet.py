@@ -33,6 +33,7 @@ import argparse
 import json
 import math
 import sys
+import time
 from pathlib import Path
 from dataclasses import asdict, dataclass
 
@@ -307,8 +308,10 @@ def main():
         except (OSError, ValueError, KeyError, RuntimeError) as e:  # one line, not a torch traceback
             sys.exit(f"error: {a.hypernet}: {type(e).__name__}: {str(e).strip().splitlines()[0]}")
         hn.inject(m)
+        t0 = time.perf_counter()
         export_from_text(hn, m, tok, a.text, a.out, m.args, base_model_name_or_path=str(ckpt_dir))
-        print(f"wrote {a.out}/adapter_config.json and adapter_model.safetensors (PEFT LoRA, r={hn.cfg.rank})")
+        print(f"wrote {a.out}/adapter_config.json and adapter_model.safetensors (PEFT LoRA, r={hn.cfg.rank}) "
+              f"in {1e3 * (time.perf_counter() - t0):.0f} ms: task encoding, generation, export")
         return
     if not a.params:
         p.error("give --params (summary), or --hypernet, --text and --out (export)")

@@ -146,7 +146,9 @@ def save_checkpoint(out_dir: Path, step: int, trainee, optimizer, config: dict, 
     state = {k: v.detach().contiguous().cpu() for k, v in trainable_state(trainee).items()}
     save_file(state, tmp / "trainable.safetensors")
     torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    (tmp / "state.json").write_text(json.dumps({"step": step, "config": config}, indent=1))
+    # data position: batches are a pure function of (seed, batch index), so the next index is all there is
+    position = {"next_batch": step * config["grad_accum"], "seed": config["seed"]}
+    (tmp / "state.json").write_text(json.dumps({"step": step, "data_position": position, "config": config}, indent=1))
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
     for old in sorted(out_dir.glob("step_*"))[:-keep_last]:
@@ -294,6 +296,9 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
             optimizer.zero_grad(set_to_none=True)
             bad_steps += 1
             log(f"step {step}: non-finite loss {loss}, step skipped ({bad_steps} in a row)")
+            if master:
+                with open(metrics_path, "a") as f:
+                    f.write(json.dumps({"step": step, "loss": None, "skipped": "non-finite loss", "lr": lr}) + "\n")
             if bad_steps >= args.max_bad_steps:
                 raise RuntimeError(f"{bad_steps} non-finite losses in a row at step {step}; aborting (lower --lr?)")
             continue

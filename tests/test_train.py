@@ -137,6 +137,7 @@ def test_non_finite_loss_skips_then_aborts(ckpt, tmp_path, monkeypatch, capsys):
                     "--max_bad_steps", "3", *TINY])
     assert "step 0: non-finite loss nan, step skipped (1 in a row)" in capsys.readouterr().out
     assert not list(tmp_path.glob("step_*"))
+    assert [r["skipped"] for r in losses(tmp_path)] == ["non-finite loss"] * 3
 
 
 def test_bad_input_one_line_errors(ckpt, tmp_path):
