@@ -217,11 +217,42 @@ def checkpoint(hn):
     return {"hypernet_config": asdict(hn.cfg), "hypernet": hn.state_dict()}
 
 
+def latest_checkpoint(run_dir):
+    """The newest complete step_NNNNNN/ of a train.py run directory (one with state.json), or None.
+    An interrupted write leaves only a .tmp_step_* directory, which is never picked."""
+    done = sorted(d for d in Path(run_dir).glob("step_*") if (d / "state.json").is_file())
+    return done[-1] if done else None
+
+
+def find_checkpoint(path, step=None) -> Path:
+    """A checkpoint directory from what a user typed: a step_NNNNNN/ directory itself, or a run
+    directory (its latest complete checkpoint, or step_{step} when step is given). Raises a one-line
+    FileNotFoundError naming what was looked for."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such run or checkpoint directory")
+    if (path / "state.json").is_file() and step is None:
+        return path
+    if step is not None:
+        ckpt = path / f"step_{step:06d}"
+        if not (ckpt / "state.json").is_file():
+            have = sorted(d.name for d in path.glob("step_*") if (d / "state.json").is_file())
+            raise FileNotFoundError(f"{ckpt}: no complete checkpoint at step {step} (have: {have or 'none'})")
+        return ckpt
+    ckpt = latest_checkpoint(path)
+    if ckpt is None:
+        raise FileNotFoundError(f"{path}: no complete checkpoint (expected step_NNNNNN/ with state.json, "
+                                "written by train.py)")
+    return ckpt
+
+
 def load_trained(path, args):
-    """A trained hypernetwork from train.py's step_NNNNNN/ directory (trainable.safetensors =
-    hn.state_dict(), state.json's config.hypernet_config), or from a torch file of checkpoint(hn)."""
+    """A trained hypernetwork from train.py's run directory (its latest checkpoint) or step_NNNNNN/
+    directory (trainable.safetensors = hn.state_dict(), state.json's config.hypernet_config), or
+    from a torch file of checkpoint(hn)."""
     path = Path(path)
     if path.is_dir():
+        path = find_checkpoint(path)
         cfg = json.loads((path / "state.json").read_text())["config"]["hypernet_config"]
         ckpt = {"hypernet_config": cfg, "hypernet": load_file(path / "trainable.safetensors")}
     else:

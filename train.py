@@ -45,7 +45,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 import data
 import lora
-from hypernet import HyperNetConfig, HyperNetwork, adapter_diagnostics
+from hypernet import HyperNetConfig, HyperNetwork, adapter_diagnostics, latest_checkpoint
 from model import Tokenizer, generate, load_model
 
 
@@ -153,11 +153,6 @@ def save_checkpoint(out_dir: Path, step: int, trainee, optimizer, config: dict, 
     os.replace(tmp, final)
     for old in sorted(out_dir.glob("step_*"))[:-keep_last]:
         shutil.rmtree(old)
-
-
-def latest_checkpoint(out_dir: Path):
-    done = sorted(d for d in Path(out_dir).glob("step_*") if (d / "state.json").is_file())
-    return done[-1] if done else None
 
 
 def load_checkpoint(ckpt: Path, trainee, optimizer):

@@ -9,6 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+import hypernet
 import train
 from conftest import ROOT, make_tiny_ckpt
 
@@ -120,10 +121,10 @@ def test_interrupted_checkpoint_write_keeps_last_good(ckpt, tmp_path, monkeypatc
         m.setattr(torch, "save", dying_save)
         with pytest.raises(KeyboardInterrupt):
             train.main(args)
-    assert train.latest_checkpoint(tmp_path).name == "step_000002"
+    assert hypernet.latest_checkpoint(tmp_path).name == "step_000002"
     good = load_file(tmp_path / "step_000002" / "trainable.safetensors")
     train.main(args + ["--resume"])  # resumes from step 2, ignoring the half-written .tmp directory
-    assert train.latest_checkpoint(tmp_path).name == "step_000006"
+    assert hypernet.latest_checkpoint(tmp_path).name == "step_000006"
     assert not list(tmp_path.glob(".tmp_*"))
     assert [r["step"] for r in losses(tmp_path)] == list(range(6))
     assert any(not torch.equal(good[k], v) for k, v in load_file(tmp_path / "step_000006" / "trainable.safetensors").items())
