@@ -312,10 +312,12 @@ def task_text(task: Task, n_examples: int = 0) -> str:
     return (f"Definition: {task.definition}\n\n" + _demonstrations(task, n_examples)).rstrip("\n")
 
 
-def format_prompt(task: Task, input: str, n_shot: int = 0) -> str:
-    """Tk-Instruct prompt (DESIGN.md), with the first n_shot positive examples; ends with "Output:"."""
-    return (f"Definition: {task.definition}\n\n" + _demonstrations(task, n_shot)
-            + f"Now complete the following example -\nInput: {input}\nOutput:")
+def format_prompt(task: Task, input: str, n_shot: int = 0, with_definition: bool = True) -> str:
+    """Tk-Instruct prompt (DESIGN.md), with the first n_shot positive examples; ends with "Output:".
+    with_definition=False leaves the "Definition: ..." paragraph out: the adapter-only setting, where
+    the hypernetwork's adapter is the only carrier of the task."""
+    head = f"Definition: {task.definition}\n\n" if with_definition else ""
+    return head + _demonstrations(task, n_shot) + f"Now complete the following example -\nInput: {input}\nOutput:"
 
 
 class Encoded(NamedTuple):
@@ -325,7 +327,7 @@ class Encoded(NamedTuple):
 
 
 def encode_prompt(tokenizer, task: Task, instance: Instance, n_shot: int = 0, max_len: Optional[int] = None,
-                  reserve: int = 0) -> Tuple[List[int], bool]:
+                  reserve: int = 0, with_definition: bool = True) -> Tuple[List[int], bool]:
     """Prompt ids (with bos when tokenizer.add_bos, default True) fitting max_len - reserve tokens.
 
     reserve: room kept after the prompt (the target's length in training, max_new_tokens in generation).
@@ -341,7 +343,7 @@ def encode_prompt(tokenizer, task: Task, instance: Instance, n_shot: int = 0, ma
     bos = getattr(tokenizer, "add_bos", True)
 
     def enc(t: Task, text: str, k: int) -> List[int]:
-        return tokenizer.encode(format_prompt(t, text, k), bos=bos, eos=False)
+        return tokenizer.encode(format_prompt(t, text, k, with_definition), bos=bos, eos=False)
 
     ids = enc(task, instance.input, n_shot)
     if max_len is None or len(ids) + reserve <= max_len:
@@ -367,7 +369,7 @@ def encode_prompt(tokenizer, task: Task, instance: Instance, n_shot: int = 0, ma
 
     text = instance.input
     ids = shortest_fit(len(text), lambda c: enc(task, text[c:].lstrip(), 0))
-    if ids is None:
+    if ids is None and with_definition:
         d = task.definition
         ids = shortest_fit(len(d), lambda c: enc(dataclasses.replace(task, definition=d[:len(d) - c]), "", 0))
     if ids is None:
@@ -377,13 +379,14 @@ def encode_prompt(tokenizer, task: Task, instance: Instance, n_shot: int = 0, ma
 
 
 def encode_example(tokenizer, task: Task, instance: Instance, n_shot: int = 0,
-                   max_len: Optional[int] = None) -> Encoded:
+                   max_len: Optional[int] = None, with_definition: bool = True) -> Encoded:
     """Prompt + target ids for training: target = " " + instance.outputs[0] followed by eos_id.
 
     The target is never cut (see encode_prompt for what is); len(tokens) <= max_len.
     """
     target = tokenizer.encode(" " + instance.outputs[0], bos=False, eos=False) + [tokenizer.eos_id]
-    prompt, truncated = encode_prompt(tokenizer, task, instance, n_shot, max_len, reserve=len(target))
+    prompt, truncated = encode_prompt(tokenizer, task, instance, n_shot, max_len, reserve=len(target),
+                                      with_definition=with_definition)
     return Encoded(prompt + target, [False] * len(prompt) + [True] * len(target), truncated)
 
 

@@ -6,10 +6,16 @@ The hypernetwork: task text -> lightweight LoRA adapters for every target module
     token_m = P(e) + E_layer[l] + E_type[t] + Q(W_m)         one token per module m = (layer l, type t)
     W_0 = 0;  W_k = W_{k-1} + Head(Decoder(tokens(W_{k-1})))  k = 1..K, same Decoder and Head
     adapter = S + W_K                                        S: learned task-independent adapter
+    (+ floor)                                                optional frozen multi-task LoRA underneath
 
 W_m is the flat (A_train, B_train) of module m: r*a + b*r numbers, the same for every module,
 so one head serves them all. With plain-LoRA output (ablation) a = max in, b = max out, and
 each module type crops its part (the padding is masked to zero).
+
+The floor (floor_rank > 0) makes "at least as good as one shared LoRA" structural: a trained
+mt_lora run (train.py --floor) is stored as frozen buffers and added under every generated
+adapter, so the hypernetwork only learns the task-dependent residual. A fresh hypernetwork over a
+floor is exactly that mt_lora (B_train starts at zero), and the residual has to earn its place.
 
 How train.py uses it:
 
@@ -65,6 +71,10 @@ class HyperNetConfig:
     module_emb: bool = True             # E_layer + E_type on (off: modules differ only by W)
     shared: bool = True                 # learned task-independent adapter S
     max_task_tokens: int = 512          # task text is truncated to this many tokens
+    # multi-task floor: a frozen, trained plain LoRA (an mt_lora run) under every generated adapter,
+    # which then only has to learn the task-dependent residual (0: none)
+    floor_rank: int = 0
+    floor_alpha: float = 16.0
 
     def __post_init__(self):
         self.targets = tuple(self.targets)
@@ -107,6 +117,13 @@ class HyperNetwork(nn.Module):
         self.norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, self.P)
         self.shared = nn.Parameter(torch.zeros(M, self.P)) if cfg.shared else None  # S
+        if cfg.floor_rank:  # frozen buffers, saved with the hypernetwork: its checkpoint stands alone
+            self.floor = nn.Module()
+            for m, (_, t) in enumerate(order):
+                i, o = shapes[t]
+                self.floor.register_buffer(f"A_{m}", torch.zeros(cfg.floor_rank, i))  # (r0, in)
+                self.floor.register_buffer(f"B_{m}", torch.zeros(o, cfg.floor_rank))  # (out, r0)
+        self.order = order
         self.reset_head()
         self._cache = {}  # task text -> pooled code (N.B. not state: depends on the base model only)
 
@@ -201,9 +218,30 @@ class HyperNetwork(nn.Module):
         return [(A[:, m, :, : i], B[:, m, : o]) for m, (i, o) in enumerate(self.crop)]
 
     def inject(self, model, **kw):
-        """lora.inject with this hypernetwork's adapter config (external weights)."""
+        """lora.inject with this hypernetwork's adapter config (external weights), and its floor."""
         c = self.cfg
-        return lora.inject(model, c.kind, c.targets, c.rank, c.a, c.b, c.alpha, c.seed, **kw)
+        lora.inject(model, c.kind, c.targets, c.rank, c.a, c.b, c.alpha, c.seed, **kw)
+        if c.floor_rank:
+            lora.set_floor(model, self.floors(), c.floor_alpha / c.floor_rank)
+        return model
+
+    def floors(self):
+        """[(A (r0, in), B (out, r0))] of the floor in lora.lora_modules() order (the buffers themselves)."""
+        return [(getattr(self.floor, f"A_{m}"), getattr(self.floor, f"B_{m}")) for m in range(len(self.order))]
+
+    @torch.no_grad()
+    def load_floor(self, state, where="floor"):
+        """Copy a trained multi-task LoRA into the floor: state = an mt_lora checkpoint's trainable state,
+        {"layers.L.attention.wq.lora_A": (1, r0, in), "...lora_B": (1, out, r0), ...}."""
+        for m, (l, t) in enumerate(self.order):
+            name = f"layers.{l}.{lora.PARENT[t]}.{t}"
+            for k, buf in (("lora_A", getattr(self.floor, f"A_{m}")), ("lora_B", getattr(self.floor, f"B_{m}"))):
+                w = state.get(f"{name}.{k}")
+                if w is None or tuple(w.shape) != (1, *buf.shape):
+                    got = "missing" if w is None else f"shape {tuple(w.shape)}"
+                    raise ValueError(f"{where}: {name}.{k} is {got}; expected (1, {', '.join(map(str, buf.shape))}) "
+                                     "(a --mode mt_lora checkpoint of the same model, targets and rank)")
+                buf.copy_(w[0])
 
     @classmethod
     def from_checkpoint(cls, ckpt, args):

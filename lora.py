@@ -95,6 +95,8 @@ class LoRALinear(nn.Linear):
         self.row_index = None  # (batch,) long: batch row -> task; None: N == 1 broadcasts (or N == batch)
         self.enabled = True
         self.merged = None     # fp32 (A_eff, B_eff) of the merged task, to unmerge exactly that
+        self.floor = None      # (A (r0, in), B (out, r0), scale): a frozen plain LoRA added whenever an
+                               # adapter is set, the hypernetwork's multi-task floor (set_floor)
 
     def init_bank(self, n_tasks):
         """Own a trainable bank of n_tasks adapters, LoRA's init: A ~ U(+-1/sqrt(fan_in)) (PEFT's
@@ -123,7 +125,10 @@ class LoRALinear(nn.Linear):
         y = F.linear(x, self.weight)
         w = self.weights()
         if w is None or not self.enabled or self.merged is not None:
-            return y
+            return y  # no adapter set: the base model, floor included (it is part of every adapter)
+        if self.floor is not None:
+            A0, B0, s0 = self.floor
+            y = y + s0 * F.linear(F.linear(x, A0.to(x.dtype)), B0.to(x.dtype))
         A, B = self.effective(*w, x.dtype)         # adapter math in the activation dtype
         if self.row_index is not None:
             A, B = A[self.row_index], B[self.row_index]  # (batch, r, in), (batch, out, r)
@@ -184,6 +189,24 @@ def lora_modules(model):
             if isinstance(m, LoRALinear):
                 out.append((f"layers.{l}.{PARENT[t]}.{t}", m))
     return out
+
+
+def set_floor(model, floors, scale):
+    """A frozen plain LoRA applied under every row's adapter: floors[m] = (A (r0, in), B (out, r0)) per
+    module in lora_modules() order (None: remove). The hypernetwork's multi-task floor: a trained
+    mt_lora, so that the task-conditioned adapter it writes is a residual on top of it."""
+    mods = lora_modules(model)
+    if floors is not None and len(floors) != len(mods):
+        raise ValueError(f"got {len(floors)} floor adapters for {len(mods)} LoRA modules")
+    for i, (name, m) in enumerate(mods):
+        if floors is None:
+            m.floor = None
+            continue
+        A, B = floors[i]
+        if A.shape[1] != m.in_features or B.shape[0] != m.out_features or A.shape[0] != B.shape[1]:
+            raise ValueError(f"{name}: floor shapes {tuple(A.shape)}, {tuple(B.shape)} do not fit "
+                             f"(r0, {m.in_features}), ({m.out_features}, r0)")
+        m.floor = (A, B, scale)
 
 
 def set_weights(model, adapters, row_index=None):
@@ -264,12 +287,18 @@ def load_lora_state_dict(model, sd):
 
 
 def task_delta(m, task=0):
-    """fp32 (A_eff (r, in), B_eff (out, r)) of one task's adapter on module m, without scale."""
+    """fp32 (A_eff (R, in), B_eff (out, R)) of one task's whole adapter on module m, to be scaled by m.scale:
+    R = r, or r + r0 with a floor (its rank-r0 LoRA stacked under the task's, B0 rescaled by s0 / s)."""
     if m.weights() is None:
         raise ValueError("no adapter set: set_weights() first, or inject with n_tasks >= 1")
     A, B = m.weights()
     A, B = m.effective(A[task:task + 1].detach().float(), B[task:task + 1].detach().float(), torch.float32)
-    return A[0], B[0]
+    A, B = A[0], B[0]
+    if m.floor is not None:
+        A0, B0, s0 = m.floor
+        A = torch.cat([A, A0.detach().float()], 0)
+        B = torch.cat([B, B0.detach().float() * (s0 / m.scale)], 1)
+    return A, B
 
 
 @torch.no_grad()
@@ -305,7 +334,8 @@ def export_peft(model, out_dir, args, task=0, dtype=torch.float32, base_model_na
 
     adapter_model.safetensors holds base_model.model.model.layers.N.<hf module>.lora_{A,B}.weight
     with A = A_train A_aux (r, in) and B = B_aux B_train (out, r); B rows of wq/wk are permuted
-    to the HF rotary layout (n_heads for q, n_kv_heads for k). lora_alpha / r equals our scale.
+    to the HF rotary layout (n_heads for q, n_kv_heads for k). lora_alpha / r equals our scale
+    (r = rank + r0 with a floor: task_delta stacks the floor's LoRA under the task's).
     `args` is the model's ModelArgs (for the head counts).
     """
     os.makedirs(out_dir, exist_ok=True)
@@ -313,7 +343,8 @@ def export_peft(model, out_dir, args, task=0, dtype=torch.float32, base_model_na
     tensors = {}
     for name, m in lora_modules(model):
         _, l, _, t = name.split(".")
-        A, B = task_delta(m, task)
+        A, B = task_delta(m, task)  # rank R = r, or r + r0 with a floor
+        rank = A.shape[0]
         if t == "wq":
             B = hf_permute(B, args.n_heads)
         elif t == "wk":
@@ -324,7 +355,7 @@ def export_peft(model, out_dir, args, task=0, dtype=torch.float32, base_model_na
     save_file(tensors, os.path.join(out_dir, "adapter_model.safetensors"), metadata={"format": "pt"})
     config = {
         "peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": base_model_name_or_path,
-        "r": cfg["rank"], "lora_alpha": cfg["alpha"], "lora_dropout": 0.0, "bias": "none",
+        "r": rank, "lora_alpha": cfg["alpha"] * rank / cfg["rank"], "lora_dropout": 0.0, "bias": "none",
         "target_modules": sorted(HF_NAME[t].split(".")[1] for t in cfg["targets"]),
         "fan_in_fan_out": False, "use_rslora": False, "use_dora": False, "inference_mode": True,
         "init_lora_weights": True, "modules_to_save": None, "layers_to_transform": None,

@@ -29,6 +29,7 @@ import argparse
 import json
 import math
 import os
+import random
 import shutil
 import sys
 import time
@@ -45,7 +46,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 import data
 import lora
-from hypernet import HyperNetConfig, HyperNetwork, adapter_diagnostics, latest_checkpoint
+from hypernet import HyperNetConfig, HyperNetwork, adapter_diagnostics, find_checkpoint, latest_checkpoint
 from model import Tokenizer, generate, load_model
 
 
@@ -91,6 +92,10 @@ def get_args(argv=None):
     g.add_argument("--iterations", type=int, default=2, help="K refinement passes")
     g.add_argument("--no_module_emb", action="store_true", help="ablation: no layer/type embeddings")
     g.add_argument("--task_examples", type=int, default=0, help="positive examples added to the hypernetwork's task text")
+    g.add_argument("--floor", default=None, help="a --mode mt_lora run (or step) dir: its LoRA becomes the frozen floor "
+                   "under every generated adapter, which then learns only the task-dependent residual")
+    g.add_argument("--def_dropout", type=float, default=0.0, help="fraction of training prompts without the definition "
+                   "(1: adapter only, the adapter is the only carrier of the task)")
     g = p.add_argument_group("logging and checkpoints")
     g.add_argument("--log_every", type=int, default=1)
     g.add_argument("--eval_every", type=int, default=50, help="validation loss on held-out instances (0: off)")
@@ -177,16 +182,27 @@ def get_lr(step, args):
     return args.lr * (args.min_lr_ratio + (1 - args.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def micro_batches(items, tokenizer, tasks, args):
+def without_definition(args, step, inst) -> bool:
+    """Definition dropout: whether this training prompt leaves the definition out. A pure function of
+    (seed, step, instance), like the batch itself, so --resume and DDP see the same prompts."""
+    return args.def_dropout > 0 and random.Random(f"def_dropout/{args.seed}/{step}/{inst.id}").random() < args.def_dropout
+
+
+def micro_batches(items, tokenizer, tasks, args, step=None):
     """[(task_idx, Instance)] grouped by task -> [(task_idx, tokens, mask)], one task per micro-batch
-    (one adapter per forward: no padding across tasks) of at most micro_batch_size examples."""
+    (one adapter per forward: no padding across tasks) of at most micro_batch_size examples.
+    step: a training step (definition dropout applies); None: validation, with the definition unless the
+    run trains adapter-only (def_dropout 1)."""
     out, truncated = [], 0
     i = 0
     while i < len(items):
         t, j = items[i][0], i
         while j < len(items) and items[j][0] == t and j - i < args.micro_batch_size:
             j += 1
-        enc = [data.encode_example(tokenizer, tasks[t], inst, args.n_shot, args.max_len) for _, inst in items[i:j]]
+        enc = [data.encode_example(tokenizer, tasks[t], inst, args.n_shot, args.max_len,
+                                   with_definition=not (without_definition(args, step, inst) if step is not None
+                                                        else args.def_dropout >= 1))
+               for _, inst in items[i:j]]
         truncated += sum(e.truncated for e in enc)
         out.append((t, *data.collate(enc, tokenizer.pad_id)))
         i = j
@@ -197,6 +213,20 @@ def all_reduce(x: torch.Tensor, ddp: bool) -> torch.Tensor:
     if ddp:
         dist.all_reduce(x)
     return x
+
+
+def read_floor(path, args, targets):
+    """An mt_lora run or step dir -> {"path", "rank", "alpha", "state"}, checked against this run."""
+    ckpt = find_checkpoint(path)
+    cfg = json.loads((ckpt / "state.json").read_text())["config"]
+    if cfg.get("mode") != "mt_lora":
+        raise ValueError(f"--floor {ckpt}: a --mode {cfg.get('mode')} checkpoint; expected a --mode mt_lora one")
+    if Path(cfg["ckpt_dir"]).resolve() != Path(args.ckpt_dir).resolve():
+        raise ValueError(f"--floor {ckpt}: trained on {cfg['ckpt_dir']}, not on {Path(args.ckpt_dir).resolve()}")
+    if tuple(cfg["targets"].split(",")) != targets:
+        raise ValueError(f"--floor {ckpt}: targets {cfg['targets']}, this run {','.join(targets)}")
+    return {"path": str(ckpt.resolve()), "rank": cfg["rank"], "alpha": cfg["alpha"],
+            "state": load_file(ckpt / "trainable.safetensors")}
 
 
 def select_tasks(seen, spec):
@@ -253,7 +283,7 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
             batch = data.sample_batch(tasks, step * args.grad_accum + k, seed=args.seed,
                                       tasks_per_step=min(args.tasks_per_step, len(tasks)),
                                       examples_per_task=args.examples_per_task)
-            mb, tr = micro_batches(data.shard(batch, rank, world), tokenizer, tasks, args)
+            mb, tr = micro_batches(data.shard(batch, rank, world), tokenizer, tasks, args, step)
             micros += mb
             truncated += tr
         counts = torch.tensor([sum(m[:, 1:].sum().item() for _, _, m in micros),
@@ -298,12 +328,18 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
                 raise RuntimeError(f"{bad_steps} non-finite losses in a row at step {step}; aborting (lower --lr?)")
             continue
         bad_steps = 0
+        if hypernet:  # how fast each path learns: P (the task code's only way in) vs the task-independent S and bias
+            norms = {k: torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in ps if p.grad is not None])).item()
+                     for k, ps in (("grad_task", trainee.task_proj.parameters()),
+                                   ("grad_shared", [p for p in (trainee.shared, trainee.head.bias) if p is not None]))}
         grad_norm = torch.nn.utils.clip_grad_norm_(params, args.grad_clip if args.grad_clip > 0 else float("inf"))
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
         times.append(time.perf_counter() - t0)
         record = {"step": step, "loss": loss, "lr": lr, "grad_norm": grad_norm.item(), "tokens_per_s": n_tokens / times[-1]}
+        if hypernet:
+            record.update(norms)
         if truncated:
             record["truncated"] = int(truncated)
         if hypernet and (step % args.log_every == 0 or step == args.max_steps - 1) and len(codes) > 1:
@@ -312,12 +348,16 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
             record["adapter_cos"], record["task_share"] = d["cos"], d["task_share"]
         if args.eval_every and ((step + 1) % args.eval_every == 0 or step == args.max_steps - 1):
             record["val_loss"] = validation_loss(model, tokenizer, tasks, trainee, codes, val_items, args, env)
+            if hypernet and len(codes) > 1:
+                record["val_loss_shuffled"] = validation_loss(model, tokenizer, tasks, trainee, codes, val_items,
+                                                              args, env, shift=1)
         if master:
             with open(metrics_path, "a") as f:
                 f.write(json.dumps(record) + "\n")
         if step % args.log_every == 0 or step == args.max_steps - 1 or "val_loss" in record:
             eta = sorted(times)[len(times) // 2] * (args.max_steps - step - 1)
-            extra = "".join(f" | {k} {record[k]:.4f}" for k in ("val_loss", "adapter_cos", "task_share") if k in record)
+            extra = "".join(f" | {k} {record[k]:.4f}" for k in ("val_loss", "val_loss_shuffled", "adapter_cos", "task_share")
+                            if k in record)
             log(f"step {step:5d} | loss {loss:.4f} | lr {lr:.2e} | {record['tokens_per_s']:,.0f} tok/s | "
                 f"eta {eta / 60:.1f} min{extra}")
         if (step + 1) % args.save_every == 0 or step == args.max_steps - 1:
@@ -328,13 +368,16 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
 
 
 @torch.no_grad()
-def validation_loss(model, tokenizer, tasks, trainee, codes, items, args, env):
-    """Mean target-token loss on this rank's share of the held-out instances, reduced over ranks."""
+def validation_loss(model, tokenizer, tasks, trainee, codes, items, args, env, shift=0):
+    """Mean target-token loss on this rank's share of the held-out instances, reduced over ranks.
+    shift > 0 (hypernet): task t gets the adapter written for task (t + shift) % n, the control that
+    tells whether the adapters carry their task (val_loss_shuffled - val_loss > 0) or are one shared adapter."""
     rank, world, ddp, device, master = env
     total = torch.zeros(2, dtype=torch.float64, device=device)
     for t, tokens, mask in micro_batches(items, tokenizer, tasks, args)[0]:
         if codes is not None:
-            lora.set_weights(model, trainee.adapters(trainee(codes[t:t + 1])))
+            c = (t + shift) % len(codes)
+            lora.set_weights(model, trainee.adapters(trainee(codes[c:c + 1])))
         total[0] += lm_loss_sum(model, tokens.to(device), mask.to(device))
         total[1] += mask[:, 1:].sum()
         lora.clear_weights(model) if codes is not None else None
@@ -395,18 +438,29 @@ def main(argv=None):
         sys.exit(f"error: {e}")
 
     targets = tuple(args.targets.split(","))
+    floor = None
+    if args.floor and args.mode == "hypernet":
+        try:
+            floor = read_floor(args.floor, args, targets)
+        except (OSError, ValueError) as e:
+            sys.exit(f"error: {e}")
     hn_cfg = HyperNetConfig(kind=args.kind, targets=targets, rank=args.rank, a=args.lora_a, b=args.lora_b,
                             alpha=args.alpha, seed=args.seed, d_h=args.d_h, n_layers=args.hn_layers,
-                            iterations=args.iterations, module_emb=not args.no_module_emb)
+                            iterations=args.iterations, module_emb=not args.no_module_emb,
+                            floor_rank=floor["rank"] if floor else 0, floor_alpha=floor["alpha"] if floor else 16.0)
     config = {**vars(args), "ckpt_dir": str(Path(args.ckpt_dir).resolve()), "world_size": world,
-              "tasks": [t.name for t in tasks], "hypernet_config": asdict(hn_cfg), "data_summary": taskset.summary}
+              "tasks": [t.name for t in tasks], "hypernet_config": asdict(hn_cfg), "data_summary": taskset.summary,
+              "floor": floor["path"] if floor else None}
     if master:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "config.json").write_text(json.dumps(config, indent=1))
 
     torch.manual_seed(args.seed)
     if args.mode == "hypernet":
-        hn = HyperNetwork(hn_cfg, model.args).to(device)
+        hn = HyperNetwork(hn_cfg, model.args)
+        if floor:
+            hn.load_floor(floor["state"], where=floor["path"])
+        hn = hn.to(device)
         hn.inject(model)
         texts = [data.task_text(t, args.task_examples) for t in tasks]
         codes = hn.fit_task_stats(model, tokenizer, texts)  # (n_tasks, dim), cached; stats are checkpointed

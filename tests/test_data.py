@@ -48,12 +48,16 @@ def all_instances(task):
 
 def test_load_shared_sni(sni_dir):
     ts = data.load_tasks(sni_dir, log=None)
-    assert (len(ts.seen), len(ts.unseen)) == (86, 26) and ts.warnings == []
-    assert ts.summary.startswith(f"data: {sni_dir} split=default: seen 86 tasks")
+    split = sni_dir / "splits" / "default"
+    n_seen, n_unseen = (len((split / f).read_text().split()) for f in ("train_tasks.txt", "test_tasks.txt"))
+    assert n_seen >= 86 and n_unseen >= 26  # the subset grows (116 / 32 since 2026-11-30); files decide
+    assert (len(ts.seen), len(ts.unseen)) == (n_seen, n_unseen) and ts.warnings == []
+    assert ts.summary.startswith(f"data: {sni_dir} split=default: seen {n_seen} tasks")
     by_name = {t.name: t for t in ts.seen + ts.unseen}
     lost = 0
     for t in ts.seen:
-        n = len(json.loads(Path(t.path).read_text(encoding="utf-8"))["Instances"])
+        raw = json.loads(Path(t.path).read_text(encoding="utf-8"))["Instances"]
+        n = sum(bool(data._references(i.get("output"))) for i in raw)  # usable: one task365 instance has no output
         assert len(t.heldout) == min(100, n // 2) and t.train, t.name
         assert not {i.id for i in t.train} & {i.id for i in t.heldout}
         assert not {i.input for i in t.train} & {i.input for i in t.heldout}  # never trained on, inputs too
@@ -214,6 +218,9 @@ def test_prompt_format_exact():
         "Input: hello\n"
         "Output:")
     assert data.task_text(TASK) == "Definition: Reverse the word."
+    # adapter only: the definition paragraph goes, everything else is byte-identical
+    assert data.format_prompt(TASK, "hello", n_shot=1, with_definition=False) == (
+        "Positive Example 1 -\nInput: cat\nOutput: tac\nNow complete the following example -\nInput: hello\nOutput:")
     assert data.task_text(TASK, 1) == "Definition: Reverse the word.\n\nPositive Example 1 -\nInput: cat\nOutput: tac"
 
 
@@ -261,6 +268,9 @@ def test_truncation_cuts_input_not_target(tok):
     assert "Positive Example 2" not in tok.decode(short.tokens)
     with pytest.raises(ValueError, match="exceed max_len=8"):
         data.encode_example(tok, TASK, inst, max_len=8)
+    bare = data.encode_example(tok, TASK, inst, max_len=max_len, with_definition=False)
+    assert len(bare.tokens) <= max_len and "Definition" not in tok.decode(bare.tokens)
+    assert tok.decode(bare.tokens).startswith("<|begin_of_text|>Now complete the following example -\nInput: ")
 
 
 def test_collate():

@@ -277,3 +277,58 @@ def test_learns_two_tasks_from_their_instructions():
     with torch.no_grad():
         d = adapter_diagnostics(hn.adapters(hn(codes)))
     assert d["cos"] < 0.99 and d["task_share"] > 0.005, d  # the two adapters differ
+
+
+def test_floor_is_exactly_the_multitask_lora_and_travels_with_exports(tmp_path):
+    """A hypernetwork over a floor (a trained mt_lora) starts as exactly that LoRA; its checkpoint, merge
+    and PEFT export carry floor + generated adapter; the task encoder never sees the floor."""
+    peft = pytest.importorskip("peft", reason="peft is the independent consumer of the export")
+    from conftest import hf_llama
+    x = tokens()
+    mt = random_model()
+    lora.inject(mt, "plain", rank=3, alpha=6.0, n_tasks=1)
+    g = torch.Generator().manual_seed(1)
+    for _, m in lora.lora_modules(mt):
+        m.lora_B.data.normal_(0, 0.3, generator=g)
+    with torch.no_grad():
+        want = mt(x)
+    state = lora.lora_state_dict(mt)["state"]
+
+    model, hn = setup(floor_rank=3, floor_alpha=6.0)
+    with pytest.raises(ValueError, match=r"layers.0.attention.wq.lora_A is shape \(1, 3, 64\); expected \(1, 2, 64\)"):
+        setup(floor_rank=2)[1].load_floor(state)
+    hn.load_floor(state)  # in place: the modules setup() injected hold these buffers
+    codes = hn.fit_task_stats(model, ByteTokenizer(), TEXTS)
+    lora.set_weights(model, hn.adapters(hn(codes)), torch.tensor([0, 1, 2]))
+    with torch.no_grad():
+        assert torch.allclose(model(x), want, atol=1e-6)  # fresh residual: the floor alone
+    with lora.disabled(model):
+        assert torch.equal(hn.encode_tasks(model, ByteTokenizer(), ["A new task."]),
+                           setup()[1].encode_tasks(random_model(), ByteTokenizer(), ["A new task."]))
+
+    # a trained residual on top; the checkpoint restores floor and residual
+    torch.nn.init.normal_(hn.head.weight, std=3.0)
+    again = HyperNetwork.from_checkpoint(json.loads(json.dumps({"hypernet_config": asdict(hn.cfg)})) |
+                                         {"hypernet": hn.state_dict()}, model.args)
+    W = hn(codes[1:2])
+    assert torch.equal(W, again(codes[1:2]))
+    assert all(torch.equal(a, b) for fa, fb in zip(hn.floors(), again.floors()) for a, b in zip(fa, fb))
+    lora.set_weights(model, hn.adapters(W))
+    with torch.no_grad():
+        ours = model(x)
+        with lora.disabled(model):
+            base = model(x)
+        assert (ours - want).abs().max() > 1e-2  # the residual matters
+        lora.export_peft(model, tmp_path, model.args)
+        lora.merge(model)
+        assert torch.allclose(model(x), ours, atol=1e-4)
+        lora.unmerge(model)
+        cfg = json.loads((tmp_path / "adapter_config.json").read_text())
+        assert cfg["r"] == 4 + 3 and cfg["lora_alpha"] / cfg["r"] == 8.0 / 4
+        hf = hf_llama(random_model())
+        theirs = peft.PeftModel.from_pretrained(hf, str(tmp_path)).eval()(x).logits
+    assert (ours - base).abs().max() > 1e-2
+    assert (ours - theirs).abs().max() < 1e-4
+    lora.clear_weights(model)  # no adapter set: the base model, without the floor
+    with torch.no_grad():
+        assert torch.equal(model(x), base)

@@ -9,6 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+import data
 import hypernet
 import train
 from conftest import ROOT, make_tiny_ckpt
@@ -149,3 +150,37 @@ def test_bad_input_one_line_errors(ckpt, tmp_path):
     r = subprocess.run([sys.executable, "train.py", "--ckpt_dir", str(ckpt), "--tasks", "builtin_nope"], cwd=ROOT,
                        capture_output=True, text=True)
     assert r.returncode == 1 and "--tasks: ['builtin_nope'] are not seen tasks" in r.stderr.strip().splitlines()[-1]
+
+
+def test_floor_run_starts_as_the_mt_lora_and_logs_the_conditioning_control(ckpt, tmp_path, capsys):
+    """--floor: a hypernetwork over a trained mt_lora starts exactly at that LoRA's validation loss;
+    every evaluation also logs the shuffled-instruction control and the two paths' gradient norms."""
+    common = ["--ckpt_dir", str(ckpt), "--tasks_per_step", "4", "--examples_per_task", "2", "--save_every", "100", *TINY]
+    train.main(common + ["--mode", "mt_lora", "--max_steps", "3", "--out_dir", str(tmp_path / "mt")])
+    mt_val = losses(tmp_path / "mt")[-1]["val_loss"]
+    # lr ~ 0: the residual stays ~0, so the first validation is the floor's, i.e. the mt_lora's
+    train.main(common + ["--max_steps", "2", "--out_dir", str(tmp_path / "hn"), "--floor", str(tmp_path / "mt"),
+                         "--lr", "1e-12", "--def_dropout", "0.5"])
+    rows = losses(tmp_path / "hn")
+    assert abs(rows[-1]["val_loss"] - mt_val) < 1e-5, (rows[-1]["val_loss"], mt_val)
+    assert {"val_loss_shuffled", "grad_task", "grad_shared"} <= rows[-1].keys()
+    # the head starts at zero weights, so at step 0 only the task-independent path gets a gradient
+    assert rows[0]["grad_task"] == 0 and rows[0]["grad_shared"] > 0 and rows[1]["grad_task"] > 0
+    state = json.loads((tmp_path / "hn" / "step_000002" / "state.json").read_text())
+    assert state["config"]["floor"] == str((tmp_path / "mt" / "step_000003").resolve())
+    assert state["config"]["hypernet_config"]["floor_rank"] == 4
+    # a floor must be an mt_lora run of the same base model
+    with pytest.raises(SystemExit, match=r"--floor .*step_000002: a --mode hypernet checkpoint; expected a --mode mt_lora one"):
+        train.main(common + ["--max_steps", "1", "--out_dir", str(tmp_path / "bad"), "--floor", str(tmp_path / "hn")])
+
+
+def test_definition_dropout_is_a_pure_function_of_seed_step_and_instance():
+    args = train.get_args(["--ckpt_dir", "x", "--def_dropout", "0.5"])
+    insts = data.load_tasks(None, log=None).seen[0].train[:200]
+    drops = [train.without_definition(args, 3, i) for i in insts]
+    assert drops == [train.without_definition(args, 3, i) for i in insts]
+    assert 0.35 < sum(drops) / len(drops) < 0.65 and drops != [train.without_definition(args, 4, i) for i in insts]
+    args.def_dropout = 1.0
+    assert all(train.without_definition(args, 3, i) for i in insts)
+    args.def_dropout = 0.0
+    assert not any(train.without_definition(args, 3, i) for i in insts)
