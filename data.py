@@ -312,9 +312,11 @@ def task_text(task: Task, n_examples: int = 0) -> str:
     return (f"Definition: {task.definition}\n\n" + _demonstrations(task, n_examples)).rstrip("\n")
 
 
-def format_prompt(task: Task, input: str, n_shot: int = 0) -> str:
-    """Tk-Instruct prompt (DESIGN.md), with the first n_shot positive examples; ends with "Output:"."""
-    return (f"Definition: {task.definition}\n\n" + _demonstrations(task, n_shot)
+def format_prompt(task: Task, input: str, n_shot: int = 0, with_definition: bool = True) -> str:
+    """Tk-Instruct prompt (DESIGN.md), with the first n_shot positive examples; ends with "Output:".
+    with_definition=False leaves the "Definition: ..." paragraph out (the task then reaches the model
+    only through an adapter, or through the examples)."""
+    return ((f"Definition: {task.definition}\n\n" if with_definition else "") + _demonstrations(task, n_shot)
             + f"Now complete the following example -\nInput: {input}\nOutput:")
 
 
@@ -325,10 +327,11 @@ class Encoded(NamedTuple):
 
 
 def encode_prompt(tokenizer, task: Task, instance: Instance, n_shot: int = 0, max_len: Optional[int] = None,
-                  reserve: int = 0) -> Tuple[List[int], bool]:
+                  reserve: int = 0, with_definition: bool = True) -> Tuple[List[int], bool]:
     """Prompt ids (with bos when tokenizer.add_bos, default True) fitting max_len - reserve tokens.
 
     reserve: room kept after the prompt (the target's length in training, max_new_tokens in generation).
+    with_definition: see format_prompt (without it, step 3 below never applies).
     Truncation, only when needed, in this order:
       1. drop positive examples, last first (whole examples: a half demonstration is noise; dropping
          them turns k-shot into fewer-shot, while cutting the query corrupts the example scored);
@@ -341,7 +344,7 @@ def encode_prompt(tokenizer, task: Task, instance: Instance, n_shot: int = 0, ma
     bos = getattr(tokenizer, "add_bos", True)
 
     def enc(t: Task, text: str, k: int) -> List[int]:
-        return tokenizer.encode(format_prompt(t, text, k), bos=bos, eos=False)
+        return tokenizer.encode(format_prompt(t, text, k, with_definition), bos=bos, eos=False)
 
     ids = enc(task, instance.input, n_shot)
     if max_len is None or len(ids) + reserve <= max_len:
