@@ -522,7 +522,7 @@ def try_adapter(args):
         W = hn(hn.encode_tasks(model, tokenizer, [data.task_text(task, 0)]))
         adapted = decode(model, tokenizer, jobs(not args.adapter_only), args.batch_size,
                          lambda rows: lora.set_weights(model, hn.adapters(W)), nl, "adapted")
-    cell = lambda s: s.replace("|", "\\|").replace("\n", " ") or "(empty)"  # noqa: E731
+    cell = lambda s: " ".join(s.split()).replace("|", "\\|") or "(empty)"  # noqa: E731  one table row per input
     print(f"task: {task.definition}\n\n| input | base | adapted |\n|---|---|---|")
     for x, b, a in zip(args.input, base, adapted):
         print(f"| {cell(x)} | {cell(b)} | {cell(a)} |")
@@ -558,6 +558,9 @@ def evaluate(args):
     cfg = run["config"]
     systems, mt_run, lora_run = applicable_systems(args, run)
     ckpt_dir, dtype, max_len, tokenizer, model = load_base(args, cfg)
+    hypernet = load_hypernet(run, model, ckpt_dir, args.device) if {"hypernet", "hypernet_shuffled"} & set(systems) else None
+    banks = {name: lora_bank(r, model.args, ckpt_dir) for name, r in (("mt_lora", mt_run), ("lora", lora_run))
+             if name in systems}
 
     # --- tasks: the run's training tasks (held-out instances) and the split's test tasks
     explicit = args.data_dir is not None or args.split is not None
@@ -593,18 +596,20 @@ def evaluate(args):
               "english_only": cfg["english_only"], "max_len": max_len, "max_per_task": args.max_per_task,
               "max_new_tokens": args.max_new_tokens, "dtype": str(dtype), "tasks": [t.name for t in tasks]}
     prior_path = out_dir / "results.json"
-    prior = json.loads(prior_path.read_text()).get("systems", {}) if prior_path.is_file() and not args.force else {}
+    # settings of every system ever finished here (kept across invocations that run other systems)
+    cache = json.loads(prior_path.read_text()).get("cache", {}) if prior_path.is_file() else {}
     results = {"metric_version": METRIC_VERSION, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "command": "python eval.py " + " ".join(sys.argv[1:]), "run": str(run["dir"]), "step": run["step"],
                "settings": common, "run_config": cfg, "tasks": {"seen": [t.name for t in seen], "unseen": [t.name for t in unseen]},
-               "systems": {}, "differences": {}, "diversity": {}, "speed": {}, "notes": [], "complete": False}
+               "systems": {}, "differences": {}, "diversity": {}, "speed": {}, "notes": [], "complete": False,
+               "cache": cache}
     records = {}
 
     def run_system(name, settings, set_rows=lambda rows: None, rows=None, shots=0, chat=False, with_definition=True):
         """Generate (or reuse) one system's predictions over `items` (restricted to tasks with a bank row)."""
         settings = {**common, **settings}
         pred_path = out_dir / f"predictions-{name}.jsonl"
-        if prior.get(name, {}).get("settings") == settings and pred_path.is_file():
+        if not args.force and cache.get(name) == settings and pred_path.is_file():
             recs = [json.loads(l) for l in pred_path.read_text().splitlines()]
             print(f"{name}: reused {pred_path} ({len(recs)} predictions)", file=sys.stderr)
         else:
@@ -620,7 +625,7 @@ def evaluate(args):
                              "prompt_tokens": len(job["prompt"]), "prediction": pred, "references": inst.outputs,
                              "exact_match": em, "rougeL": rl})
             write_atomic(pred_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs))
-        records[name] = recs
+        records[name], cache[name] = recs, settings
         results["systems"][name] = {"settings": settings, "summary": summarize(recs, tasks_by_name)}
         write_atomic(prior_path, json.dumps(results, indent=1, ensure_ascii=False))  # partial: reusable after a crash
 
@@ -631,8 +636,8 @@ def evaluate(args):
             run_system(name, {"system": name, "shots": shots}, shots=shots, chat=chat)
 
     # --- the hypernetwork: one adapter per task, rows of a batch pick theirs
-    if run["mode"] == "hypernet" and ({"hypernet", "hypernet_shuffled"} & set(systems)):
-        hn, inject = load_hypernet(run, model, ckpt_dir, args.device)
+    if hypernet is not None:
+        hn, inject = hypernet
         with injected(model, **inject):
             texts = [data.task_text(t, cfg.get("task_examples", 0)) for t in tasks]
             W = hn(hn.encode_tasks(model, tokenizer, texts))  # (n_tasks, M, P)
@@ -661,7 +666,7 @@ def evaluate(args):
     for name, r in (("mt_lora", mt_run), ("lora", lora_run)):
         if name not in systems:
             continue
-        inject, bank, names = lora_bank(r, model.args, ckpt_dir)
+        inject, bank, names = banks[name]
         bank = [(A.to(args.device), B.to(args.device)) for A, B in bank]
         with injected(model, **inject):
             if name == "mt_lora":

@@ -179,6 +179,8 @@ def test_reuse_without_force(runs, capsys):
     eval_main(runs, "--systems", "hypernet", "--force")
     assert "reused" not in capsys.readouterr().err
     assert (runs / "hn" / "eval" / "builtin-2" / "predictions-hypernet.jsonl").read_text() == first
+    eval_main(runs, "--systems", "base")  # remembered through invocations that did not run it
+    assert "base: reused" in capsys.readouterr().err
 
 
 def test_mixed_task_batch_equals_one_task_at_a_time(tmp_path):
