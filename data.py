@@ -331,6 +331,7 @@ def encode_prompt(tokenizer, task: Task, instance: Instance, n_shot: int = 0, ma
     """Prompt ids (with bos when tokenizer.add_bos, default True) fitting max_len - reserve tokens.
 
     reserve: room kept after the prompt (the target's length in training, max_new_tokens in generation).
+    with_definition: see format_prompt (without it, step 3 below never applies).
     Truncation, only when needed, in this order:
       1. drop positive examples, last first (whole examples: a half demonstration is noise; dropping
          them turns k-shot into fewer-shot, while cutting the query corrupts the example scored);
