@@ -1,5 +1,5 @@
 """
-The hypernetwork: task text -> lightweight LoRA adapters for every target module (DESIGN.md).
+The hypernetwork: task text -> lightweight LoRA adapters for every target module (docs/DESIGN.md).
 
     task text --(frozen base, adapters off, mean-pooled final hidden states; cached)--> code
     e = (code - task_mean) / task_scale                      normalised on the training tasks
