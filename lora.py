@@ -391,6 +391,27 @@ def export_peft(model, out_dir, args, task=0, dtype=torch.float32, base_model_na
         (tmp / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n")
 
 
+@torch.no_grad()
+def export_merged(model, base_dir, out_dir, task=0):
+    """Write the base model with task `task`'s adapter folded in (merge) as a Meta-layout checkpoint
+    that model.load_model reads: consolidated.00.pth in the base file's dtypes, and base_dir's other
+    files (params.json, tokenizer.model, tokenizer_config.json) copied. The model is left unmerged."""
+    base_dir = Path(base_dir)
+    base = torch.load(base_dir / "consolidated.00.pth", map_location="cpu", mmap=True, weights_only=True)
+    merge(model, task)
+    try:
+        # copy=True: with matching dtype .to() would alias the weights that unmerge() restores below
+        sd = {k: v.detach().to("cpu", base[k].dtype, copy=True) for k, v in model.state_dict().items()}
+    finally:
+        unmerge(model)
+    with atomic_dir(out_dir) as tmp:
+        torch.save(sd, tmp / "consolidated.00.pth")
+        for f in sorted(base_dir.iterdir()):
+            # hub_id names the base model on the hub, which the merged weights no longer are
+            if f.is_file() and not f.name.startswith("consolidated.") and f.name != "hub_id":
+                shutil.copyfile(f, tmp / f.name)  # copyfile: the normal mode, not the source's
+
+
 # Hub ids of the base models this project knows by shape, for PEFT's base_model_name_or_path (a
 # Meta-layout folder is not something transformers can load). Instruct and base variants share a
 # shape: the Meta-layout folder cannot tell them apart, so exports name the variant trained here
