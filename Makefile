@@ -23,12 +23,13 @@ $(DEMO_CKPT)/consolidated.00.pth: | $(STAMP)
 
 demo-ckpt: $(DEMO_CKPT)/consolidated.00.pth
 
-# train the hypernetwork on the built-in tasks (80 steps, ~5 min on 2 cores), show unseen tasks,
-# then write a PEFT adapter for a task described in free text
+# train the hypernetwork on the built-in tasks (80 steps, 5-8 min on 2 cores), show unseen tasks,
+# then write a PEFT adapter for a task described in free text; a previous runs/demo is moved to
+# runs/demo.old-<time>
 demo: deps demo-ckpt
 	$(PY) train.py --ckpt_dir $(DEMO_CKPT) --out_dir runs/demo --max_steps 80 --d_h 256 \
-		--eval_every 20 --log_every 10 --save_every 80 --samples 6
-	$(PY) hypernet.py --hypernet runs/demo/step_000080 --out runs/demo/adapter_reverse_words \
+		--eval_every 20 --log_every 10 --save_every 80 --samples 6 --overwrite
+	$(PY) hypernet.py --hypernet runs/demo --out runs/demo/adapter_reverse_words \
 		--text "In this task, you are given a sentence. Output its words in reverse order."
 
 test: deps demo-ckpt
