@@ -19,10 +19,14 @@ Only the trainable module is wrapped in DDP; the frozen base model is replicated
 (bf16 on GPU, fp32 on CPU) and passed to it as an argument, so DDP neither broadcasts nor
 buckets its weights.
 
-A run directory holds metrics.jsonl and checkpoints step_NNNNNN/ with trainable.safetensors,
+A run directory holds config.json, metrics.jsonl (one record per step, with wall-clock time and
+elapsed seconds), samples.txt (--samples) and checkpoints step_NNNNNN/ with trainable.safetensors,
 optimizer.pt and state.json (full run config, step). --mode lora writes one such run per task
 under lora/<task name>/. --resume continues from the latest complete checkpoint exactly: data
-order is a function of the step, and nothing else in a step is random.
+order is a function of the step, and nothing else in a step is random; it refuses flags that would
+change the result (RESULT_FLAGS). A directory holding a run is never reused without --resume, or
+--overwrite, which moves it aside. Flag values are checked, and the model and data loaded, before
+anything is written. See docs/DESIGN.md for the formats.
 """
 
 import argparse
