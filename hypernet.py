@@ -289,12 +289,19 @@ def adapter_diagnostics(adapters):
 
 
 @torch.no_grad()
-def export_from_text(hn, model, tokenizer, text, out_dir, args, base_model_name_or_path=None):
-    """Free-text task description -> PEFT LoRA directory (model injected via hn.inject)."""
+def export_from_text(hn, model, tokenizer, text, out_dir, args, base_model_name_or_path=None,
+                     merged_out=None, ckpt_dir=None):
+    """Free-text task description -> PEFT LoRA directory out_dir (model injected via hn.inject), and/or
+    merged_out: the base checkpoint ckpt_dir with that adapter merged into its weights (Meta layout)."""
     W = hn(hn.encode_tasks(model, tokenizer, [text]))
     lora.set_weights(model, hn.adapters(W))
-    lora.export_peft(model, out_dir, args, task=0, base_model_name_or_path=base_model_name_or_path)
-    lora.clear_weights(model)
+    try:
+        if out_dir is not None:
+            lora.export_peft(model, out_dir, args, task=0, base_model_name_or_path=base_model_name_or_path)
+        if merged_out is not None:
+            lora.export_merged(model, ckpt_dir, merged_out)
+    finally:
+        lora.clear_weights(model)
 
 
 def export_cli(a):
@@ -336,19 +343,10 @@ def export_cli(a):
         print(f"warning: no hub id known for {ckpt_dir}; adapter_config.json has base_model_name_or_path null "
               "(give --base_model_name_or_path)")
     t0 = time.perf_counter()
-    with torch.no_grad():
-        W = hn(hn.encode_tasks(m, tok, [a.text]))
-    lora.set_weights(m, hn.adapters(W))
-    if a.out:
-        lora.export_peft(m, a.out, m.args, task=0, base_model_name_or_path=hub_id)
-        print(f"wrote {a.out}/adapter_config.json and adapter_model.safetensors (PEFT LoRA, r={hn.cfg.rank}, "
-              f"base {hub_id}) in {1e3 * (time.perf_counter() - t0):.0f} ms: task encoding, generation, export")
-    if a.merged_out:
-        t0 = time.perf_counter()
-        lora.export_merged(m, ckpt_dir, a.merged_out)
-        print(f"wrote {a.merged_out}: {ckpt_dir} with the adapter merged into its weights (Meta layout) "
-              f"in {time.perf_counter() - t0:.1f} s")
-    lora.clear_weights(m)
+    export_from_text(hn, m, tok, a.text, a.out, m.args, hub_id, a.merged_out, ckpt_dir)
+    what = [f"{a.out}/adapter_config.json and adapter_model.safetensors (PEFT LoRA, r={hn.cfg.rank}, base {hub_id})"] * bool(a.out)
+    what += [f"{a.merged_out}/ ({ckpt_dir} with the adapter merged into its weights, Meta layout)"] * bool(a.merged_out)
+    print(f"wrote {' and '.join(what)} in {1e3 * (time.perf_counter() - t0):.0f} ms: task encoding, generation, export")
 
 
 def summary(cfg, args):

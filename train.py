@@ -459,8 +459,6 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
 
         times.append(time.perf_counter() - t0)
         record = {"step": step, "loss": loss, "lr": lr, "grad_norm": grad_norm.item(), "tokens_per_s": n_tokens / times[-1]}
-        if args.eval_every and ((step + 1) % args.eval_every == 0 or step == args.max_steps - 1):
-            progress.status(f"step {step + 1}/{args.max_steps}: validation loss")
         if truncated:
             record["truncated"] = int(truncated)
         if hypernet and (step % args.log_every == 0 or step == args.max_steps - 1) and len(codes) > 1:
@@ -468,6 +466,7 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
                 d = adapter_diagnostics(trainee.adapters(trainee(codes[:64])))
             record["adapter_cos"], record["task_share"] = d["cos"], d["task_share"]
         if args.eval_every and ((step + 1) % args.eval_every == 0 or step == args.max_steps - 1):
+            progress.status(f"step {step + 1}/{args.max_steps}: validation loss")
             record["val_loss"] = validation_loss(model, tokenizer, tasks, trainee, codes, val_items, args, env)
         record.update(clock())
         if master:
