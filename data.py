@@ -241,7 +241,9 @@ def load_tasks(data_dir=None, split: str = "default", english_only: bool = False
             # utf-8-sig: tolerate a BOM at the start of the file; NaN (as in "URL": [NaN]) is accepted
             return json.loads(path.read_text(encoding="utf-8-sig")), where
         except json.JSONDecodeError as e:
-            raise _Problem("corrupt", f"{where}: invalid JSON ({e.msg} at line {e.lineno} column {e.colno})")
+            # some messages end in "at" already ("Unterminated string starting at")
+            at = "" if e.msg.endswith(" at") else " at"
+            raise _Problem("corrupt", f"{where}: invalid JSON ({e.msg}{at} line {e.lineno} column {e.colno})")
         except (OSError, UnicodeDecodeError) as e:
             raise _Problem("corrupt", f"{where}: unreadable ({type(e).__name__}: {e})")
 
@@ -313,7 +315,7 @@ def task_text(task: Task, n_examples: int = 0) -> str:
 
 
 def format_prompt(task: Task, input: str, n_shot: int = 0, with_definition: bool = True) -> str:
-    """Tk-Instruct prompt (DESIGN.md), with the first n_shot positive examples; ends with "Output:".
+    """Tk-Instruct prompt (docs/DESIGN.md), with the first n_shot positive examples; ends with "Output:".
     with_definition=False leaves the "Definition: ..." paragraph out: the adapter-only setting, where
     the hypernetwork's adapter is the only carrier of the task."""
     head = f"Definition: {task.definition}\n\n" if with_definition else ""

@@ -1,5 +1,5 @@
 """
-The hypernetwork: task text -> lightweight LoRA adapters for every target module (DESIGN.md).
+The hypernetwork: task text -> lightweight LoRA adapters for every target module (docs/DESIGN.md).
 
     task text --(frozen base, adapters off, mean-pooled final hidden states; cached)--> code
     e = (code - task_mean) / task_scale                      normalised on the training tasks
@@ -327,12 +327,64 @@ def adapter_diagnostics(adapters):
 
 
 @torch.no_grad()
-def export_from_text(hn, model, tokenizer, text, out_dir, args, base_model_name_or_path=None):
-    """Free-text task description -> PEFT LoRA directory (model injected via hn.inject)."""
+def export_from_text(hn, model, tokenizer, text, out_dir, args, base_model_name_or_path=None,
+                     merged_out=None, ckpt_dir=None):
+    """Free-text task description -> PEFT LoRA directory out_dir (model injected via hn.inject), and/or
+    merged_out: the base checkpoint ckpt_dir with that adapter merged into its weights (Meta layout)."""
     W = hn(hn.encode_tasks(model, tokenizer, [text]))
     lora.set_weights(model, hn.adapters(W))
-    lora.export_peft(model, out_dir, args, task=0, base_model_name_or_path=base_model_name_or_path)
-    lora.clear_weights(model)
+    try:
+        if out_dir is not None:
+            lora.export_peft(model, out_dir, args, task=0, base_model_name_or_path=base_model_name_or_path)
+        if merged_out is not None:
+            lora.export_merged(model, ckpt_dir, merged_out)
+    finally:
+        lora.clear_weights(model)
+
+
+def export_cli(a):
+    """hypernet.py --hypernet ... --text ... --out / --merged_out: every input checked before any work."""
+    if not a.hypernet:
+        raise ValueError("export needs --hypernet (train.py's run or step directory)")
+    if a.text is None or not a.text.strip():
+        raise ValueError(f"--text {a.text!r}: empty; give the task's instruction, e.g. an SNI definition")
+    outs = [d for d in (a.out, a.merged_out) if d]
+    if not outs:
+        raise ValueError("give --out (a PEFT adapter) and/or --merged_out (a merged Meta-layout checkpoint)")
+    for d in map(Path, outs):
+        if d.exists() and (not d.is_dir() or any(d.iterdir())) and not a.force:
+            raise FileExistsError(f"{d}: exists; pass --force to replace it (or choose another directory)")
+    path = Path(a.hypernet)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such run or checkpoint directory")
+    ckpt_dir = a.ckpt_dir
+    if path.is_dir():
+        path = find_checkpoint(path, a.step)
+        if ckpt_dir is None:
+            ckpt_dir = json.loads((path / "state.json").read_text())["config"].get("ckpt_dir")
+            if ckpt_dir and not Path(ckpt_dir).is_dir():
+                raise FileNotFoundError(f"{ckpt_dir}: the base model {path} was trained on is gone; give --ckpt_dir")
+    if ckpt_dir is None:
+        raise ValueError(f"{path} does not record its base model: give --ckpt_dir")
+
+    import model as llama
+    m = llama.load_model(ckpt_dir)
+    tok = llama.Tokenizer(Path(ckpt_dir) / "tokenizer.model")
+    try:
+        hn = load_trained(path, m.args)
+    except (KeyError, RuntimeError, ValueError, TypeError) as e:  # state dict or config of another shape
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise ValueError(f"{path}: not a hypernetwork for {ckpt_dir} ({type(e).__name__}: {msg[:200]})") from None
+    hn.inject(m)
+    hub_id = a.base_model_name_or_path or lora.base_model_id(ckpt_dir, m.args)
+    if a.out and hub_id is None:
+        print(f"warning: no hub id known for {ckpt_dir}; adapter_config.json has base_model_name_or_path null "
+              "(give --base_model_name_or_path)")
+    t0 = time.perf_counter()
+    export_from_text(hn, m, tok, a.text, a.out, m.args, hub_id, a.merged_out, ckpt_dir)
+    what = [f"{a.out}/adapter_config.json and adapter_model.safetensors (PEFT LoRA, r={hn.cfg.rank}, base {hub_id})"] * bool(a.out)
+    what += [f"{a.merged_out}/ ({ckpt_dir} with the adapter merged into its weights, Meta layout)"] * bool(a.merged_out)
+    print(f"wrote {' and '.join(what)} in {1e3 * (time.perf_counter() - t0):.0f} ms: task encoding, generation, export")
 
 
 def summary(cfg, args):
@@ -349,44 +401,43 @@ def summary(cfg, args):
             "plain_lora_rank_same_numbers": per_task / plain_per_rank}
 
 
-def main():
+def main(argv=None):
     p = argparse.ArgumentParser(
-        description="Hypernetwork summary for a model shape, or a PEFT adapter from a task text.",
+        description="Hypernetwork summary for a model shape, or a PEFT adapter / merged checkpoint from a task text.",
         epilog="summary: --params P.json [--config JSON]; "
-               "export: --hypernet runs/x/step_NNNNNN --text '...' --out DIR [--ckpt_dir BASE]")
+               "export: --hypernet RUN_DIR|STEP_DIR --text '...' --out DIR and/or --merged_out DIR [--ckpt_dir BASE]")
     p.add_argument("--params", help="params.json of the model shape (summary)")
     p.add_argument("--config", default="{}", help='HyperNetConfig overrides as JSON, e.g. {"iterations": 4} (summary)')
-    p.add_argument("--hypernet", help="train.py's step_NNNNNN/ directory, or a torch file of checkpoint(hn) (export)")
+    p.add_argument("--hypernet", help="train.py's run directory (its latest checkpoint), a step_NNNNNN/ directory, "
+                                      "or a torch file of checkpoint(hn) (export)")
+    p.add_argument("--step", type=int, help="with a run directory: its step_NNNNNN/ checkpoint instead of the latest")
     p.add_argument("--text", help="free-text task description, e.g. an SNI definition (export)")
     p.add_argument("--out", help="output PEFT adapter directory (export)")
+    p.add_argument("--merged_out", help="output Meta-layout checkpoint with the adapter merged into the weights (export)")
+    p.add_argument("--force", action="store_true", help="replace existing --out / --merged_out directories")
     p.add_argument("--ckpt_dir", help="base model directory (export; default: the one the run trained on)")
-    a = p.parse_args()
-    import model as llama
-    if a.text is not None:
-        if not (a.hypernet and a.out):
-            p.error("export needs --hypernet, --text and --out")
-        ckpt_dir = a.ckpt_dir
-        if ckpt_dir is None and Path(a.hypernet).is_dir():
-            ckpt_dir = json.loads((Path(a.hypernet) / "state.json").read_text())["config"].get("ckpt_dir")
-        if ckpt_dir is None:
-            p.error("give --ckpt_dir (the base model the hypernetwork was trained on)")
+    p.add_argument("--base_model_name_or_path", help="hub id written into the PEFT adapter "
+                                                     "(default: known from the base model's hub_id file or shape)")
+    a = p.parse_args(argv)
+    if a.text is not None or a.hypernet or a.out or a.merged_out:
         try:
-            m = llama.load_model(ckpt_dir)
-            tok = llama.Tokenizer(Path(ckpt_dir) / "tokenizer.model")
-            hn = load_trained(a.hypernet, m.args)
+            export_cli(a)
         except (OSError, ValueError, KeyError, RuntimeError) as e:  # one line, not a torch traceback
-            sys.exit(f"error: {a.hypernet}: {type(e).__name__}: {str(e).strip().splitlines()[0]}")
-        hn.inject(m)
-        t0 = time.perf_counter()
-        export_from_text(hn, m, tok, a.text, a.out, m.args, base_model_name_or_path=str(ckpt_dir))
-        print(f"wrote {a.out}/adapter_config.json and adapter_model.safetensors (PEFT LoRA, r={hn.cfg.rank}) "
-              f"in {1e3 * (time.perf_counter() - t0):.0f} ms: task encoding, generation, export")
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            sys.exit(f"error: {msg or type(e).__name__}")
         return
     if not a.params:
         p.error("give --params (summary), or --hypernet, --text and --out (export)")
-    args = llama.ModelArgs.from_json(a.params)
-    cfg = HyperNetConfig(**json.loads(a.config))
-    s = summary(cfg, args)
+    import model as llama
+    try:
+        args = llama.ModelArgs.from_json(a.params)
+    except (OSError, ValueError) as e:
+        sys.exit(f"error: {e}")
+    try:
+        cfg = HyperNetConfig(**json.loads(a.config))
+        s = summary(cfg, args)
+    except (ValueError, TypeError) as e:  # bad JSON, an unknown field, an unknown target module
+        sys.exit(f"error: --config {a.config}: {e}")
     print(f"model: dim {args.dim}, {args.n_layers} layers, targets {','.join(cfg.targets)} -> {s['modules']} modules")
     inner = f"a={cfg.a}, b={cfg.b}" if cfg.kind == "lightweight" else "A (r, in), B (out, r)"
     print(f"adapter: {cfg.kind}, r={cfg.rank}, {inner}, alpha={cfg.alpha}; decoder d_h={cfg.d_h}, "

@@ -1,7 +1,7 @@
 """
 Lightweight LoRA and plain LoRA for the frozen linears of model.Transformer.
 
-Lightweight LoRA (DESIGN.md): for a frozen y = W x, W of shape (out, in),
+Lightweight LoRA (docs/DESIGN.md): for a frozen y = W x, W of shape (out, in),
 
     y = W x + s * B_aux (B_train (A_train (A_aux x)))        s = alpha / r
     A_aux (a, in) frozen, orthonormal rows       A_train (r, a)      generated or trained
@@ -33,7 +33,9 @@ GPU, fp32 on CPU); the aux matrices are made in fp32 from the seed and cast wher
 """
 import json
 import os
+import shutil
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 import torch.nn as nn
@@ -323,10 +325,61 @@ def unmerge(model):
             m.merged = None
 
 
+# ----------------------------------------------------------------------------- files
+
+
+def _file_mode():
+    """0o666 less the process umask: the mode open() gives a new file. safetensors (and
+    tempfile.mkstemp) create files 0600, which other users of a shared checkpoint cannot read."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def save_tensors(tensors, path, metadata=None):
+    """safetensors.save_file with the normal file mode."""
+    save_file(tensors, path, metadata=metadata)
+    os.chmod(path, _file_mode())
+
+
+def write_atomic(path, text):
+    """Write a text file under a temporary name, then rename it: a reader (or a crash) never sees
+    half of it."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_dir(path):
+    """Yield a fresh temporary directory beside `path`; on success it replaces `path` in one rename
+    (an existing `path` is moved aside first and removed last). On an error `path` is untouched."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp, old = (path.with_name(f".{path.name}.{k}-{os.getpid()}") for k in ("tmp", "old"))
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()  # mkdir, not mkdtemp: normal mode
+    try:
+        yield tmp
+        if path.exists():
+            os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def hf_permute(w, n_heads):
     """Meta's interleaved RoPE row order -> transformers' half-split order (rows of (out, ...))."""
     out = w.shape[0]
     return w.view(n_heads, out // n_heads // 2, 2, *w.shape[1:]).transpose(1, 2).reshape(w.shape)
+
+
+PEFT_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 
 def export_peft(model, out_dir, args, task=0, dtype=torch.float32, base_model_name_or_path=None):
@@ -336,9 +389,9 @@ def export_peft(model, out_dir, args, task=0, dtype=torch.float32, base_model_na
     with A = A_train A_aux (r, in) and B = B_aux B_train (out, r); B rows of wq/wk are permuted
     to the HF rotary layout (n_heads for q, n_kv_heads for k). lora_alpha / r equals our scale
     (r = rank + r0 with a floor: task_delta stacks the floor's LoRA under the task's).
-    `args` is the model's ModelArgs (for the head counts).
+    `args` is the model's ModelArgs (for the head counts). base_model_name_or_path should be a
+    hub id transformers can load (see base_model_id). The directory is replaced in one rename.
     """
-    os.makedirs(out_dir, exist_ok=True)
     cfg = lora_config(model)
     tensors = {}
     for name, m in lora_modules(model):
@@ -352,7 +405,6 @@ def export_peft(model, out_dir, args, task=0, dtype=torch.float32, base_model_na
         prefix = f"base_model.model.model.layers.{l}.{HF_NAME[t]}"
         tensors[f"{prefix}.lora_A.weight"] = A.to(dtype).contiguous()
         tensors[f"{prefix}.lora_B.weight"] = B.to(dtype).contiguous()
-    save_file(tensors, os.path.join(out_dir, "adapter_model.safetensors"), metadata={"format": "pt"})
     config = {
         "peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": base_model_name_or_path,
         "r": rank, "lora_alpha": cfg["alpha"] * rank / cfg["rank"], "lora_dropout": 0.0, "bias": "none",
@@ -360,5 +412,57 @@ def export_peft(model, out_dir, args, task=0, dtype=torch.float32, base_model_na
         "fan_in_fan_out": False, "use_rslora": False, "use_dora": False, "inference_mode": True,
         "init_lora_weights": True, "modules_to_save": None, "layers_to_transform": None,
     }
-    with open(os.path.join(out_dir, "adapter_config.json"), "w") as f:
-        json.dump(config, f, indent=2)
+    out_dir = Path(out_dir)
+    other = sorted(p.name for p in out_dir.iterdir() if p.name not in PEFT_FILES) if out_dir.is_dir() else []
+    if other:  # replacing the folder would delete them
+        raise FileExistsError(f"{out_dir}: holds files that are not a PEFT adapter ({', '.join(other[:3])}); "
+                              "choose an empty or new directory")
+    with atomic_dir(out_dir) as tmp:
+        save_tensors(tensors, tmp / "adapter_model.safetensors", metadata={"format": "pt"})
+        (tmp / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n")
+
+
+@torch.no_grad()
+def export_merged(model, base_dir, out_dir, task=0):
+    """Write the base model with task `task`'s adapter folded in (merge) as a Meta-layout checkpoint
+    that model.load_model reads: consolidated.00.pth in the base file's dtypes, and base_dir's other
+    files (params.json, tokenizer.model, tokenizer_config.json) copied. The model is left unmerged."""
+    base_dir = Path(base_dir)
+    base = torch.load(base_dir / "consolidated.00.pth", map_location="cpu", mmap=True, weights_only=True)
+    merge(model, task)
+    try:
+        # copy=True: with matching dtype .to() would alias the weights that unmerge() restores below
+        sd = {k: v.detach().to("cpu", base[k].dtype, copy=True) for k, v in model.state_dict().items()}
+    finally:
+        unmerge(model)
+    with atomic_dir(out_dir) as tmp:
+        torch.save(sd, tmp / "consolidated.00.pth")
+        for f in sorted(base_dir.iterdir()):
+            # hub_id names the base model on the hub, which the merged weights no longer are
+            if f.is_file() and not f.name.startswith("consolidated.") and f.name != "hub_id":
+                shutil.copyfile(f, tmp / f.name)  # copyfile: the normal mode, not the source's
+
+
+# Hub ids of the base models this project knows by shape, for PEFT's base_model_name_or_path (a
+# Meta-layout folder is not something transformers can load). Instruct and base variants share a
+# shape: the Meta-layout folder cannot tell them apart, so exports name the variant trained here
+# and take --base_model_name_or_path to override.
+KNOWN_MODELS = [
+    (dict(dim=576, n_layers=30, n_heads=9, n_kv_heads=3, vocab_size=49152), "HuggingFaceTB/SmolLM2-135M-Instruct"),
+    (dict(dim=4096, n_layers=32, n_heads=32, n_kv_heads=8, vocab_size=128256, use_scaled_rope=False),
+     "meta-llama/Meta-Llama-3-8B"),
+    (dict(dim=4096, n_layers=32, n_heads=32, n_kv_heads=8, vocab_size=128256, use_scaled_rope=True),
+     "meta-llama/Llama-3.1-8B"),
+]
+
+
+def base_model_id(ckpt_dir, args):
+    """Hub id of a Meta-layout checkpoint: the one-line `hub_id` file in ckpt_dir if there is one,
+    else the known model of this shape (args: its ModelArgs), else None."""
+    f = Path(ckpt_dir) / "hub_id"
+    if f.is_file():
+        return f.read_text().strip() or None
+    for shape, hub_id in KNOWN_MODELS:
+        if all(getattr(args, k) == v for k, v in shape.items()):
+            return hub_id
+    return None

@@ -19,10 +19,14 @@ Only the trainable module is wrapped in DDP; the frozen base model is replicated
 (bf16 on GPU, fp32 on CPU) and passed to it as an argument, so DDP neither broadcasts nor
 buckets its weights.
 
-A run directory holds metrics.jsonl and checkpoints step_NNNNNN/ with trainable.safetensors,
+A run directory holds config.json, metrics.jsonl (one record per step, with wall-clock time and
+elapsed seconds), samples.txt (--samples) and checkpoints step_NNNNNN/ with trainable.safetensors,
 optimizer.pt and state.json (full run config, step). --mode lora writes one such run per task
 under lora/<task name>/. --resume continues from the latest complete checkpoint exactly: data
-order is a function of the step, and nothing else in a step is random.
+order is a function of the step, and nothing else in a step is random; it refuses flags that would
+change the result (RESULT_FLAGS). A directory holding a run is never reused without --resume, or
+--overwrite, which moves it aside. Flag values are checked, and the model and data loaded, before
+anything is written. See docs/DESIGN.md for the formats.
 """
 
 import argparse
@@ -35,13 +39,14 @@ import sys
 import time
 from contextlib import nullcontext
 from dataclasses import asdict
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 import data
@@ -50,7 +55,7 @@ from hypernet import HyperNetConfig, HyperNetwork, adapter_diagnostics, find_che
 from model import Tokenizer, generate, load_model
 
 
-def get_args(argv=None):
+def get_parser():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     g = p.add_argument_group("run")
     g.add_argument("--ckpt_dir", required=True, help="Meta-layout base model: params.json, consolidated.00.pth, tokenizer.model")
@@ -102,11 +107,72 @@ def get_args(argv=None):
     g.add_argument("--val_per_task", type=int, default=4, help="held-out instances per task in the validation loss")
     g.add_argument("--save_every", type=int, default=50, help="checkpoint every N steps (and at the end)")
     g.add_argument("--keep_last", type=int, default=2, help="checkpoints kept")
-    g.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in out_dir")
+    g.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in out_dir (same result flags)")
+    g.add_argument("--overwrite", action="store_true", help="start afresh in an out_dir that holds a run: moves it to <out_dir>.old-<time>")
+    g.add_argument("--skip_bad_tasks", action="store_true", help="warn about and skip corrupt or empty task files instead of stopping")
     g.add_argument("--samples", type=int, default=0, help="at the end, print this many generations on held-out instances")
     g.add_argument("--activation_checkpointing", action="store_true", help="recompute base layers in backward (GPU, long sequences)")
     g.add_argument("--device", default=None, help="default: cuda:LOCAL_RANK if available, else cpu")
-    return p.parse_args(argv)
+    return p
+
+
+def get_args(argv=None):
+    args = get_parser().parse_args(argv)
+    problems = check_args(args)
+    if problems:
+        fail("; ".join(problems), code=2)
+    return args
+
+
+# Flags that change what a run computes: --resume refuses to continue a run saved with other values
+# (the resolved task list is compared too). Every other flag is in RESUME_FREE_FLAGS; a new flag goes
+# in exactly one of the two (tests/test_train.py checks).
+RESULT_FLAGS = ("ckpt_dir", "data_dir", "split", "mode", "tasks", "english_only", "n_heldout", "max_train_instances",
+                "seed", "data_seed", "tasks_per_step", "examples_per_task", "grad_accum", "n_shot", "max_len",
+                "lr", "min_lr_ratio", "warmup_steps", "weight_decay", "grad_clip", "kind", "targets", "rank",
+                "lora_a", "lora_b", "alpha", "d_h", "hn_layers", "iterations", "no_module_emb", "task_examples",
+                "val_per_task", "floor", "def_dropout")
+# May differ on --resume: cadence, output, hardware; micro_batch_size and activation_checkpointing change
+# only float rounding; max_steps extends a run (the lr schedule is then stretched, main() says how).
+RESUME_FREE_FLAGS = ("out_dir", "max_steps", "micro_batch_size", "max_bad_steps", "log_every", "eval_every",
+                     "save_every", "keep_last", "resume", "overwrite", "skip_bad_tasks", "samples",
+                     "activation_checkpointing", "device")
+
+# (flags, test, what is expected): checked before anything is loaded or written
+ARG_RULES = [
+    (("max_steps", "tasks_per_step", "examples_per_task", "grad_accum", "micro_batch_size", "max_len", "rank",
+      "lora_a", "lora_b", "d_h", "hn_layers", "iterations", "log_every", "save_every", "keep_last",
+      "max_bad_steps", "val_per_task"), lambda v: v >= 1, "an integer >= 1"),
+    (("n_heldout", "warmup_steps", "eval_every", "samples", "n_shot", "task_examples"), lambda v: v >= 0, "an integer >= 0"),
+    (("max_train_instances",), lambda v: v is None or v >= 1, "an integer >= 1"),
+    (("lr", "alpha"), lambda v: math.isfinite(v) and v > 0, "a number > 0"),
+    (("weight_decay", "grad_clip"), lambda v: math.isfinite(v) and v >= 0, "a number >= 0"),
+    (("min_lr_ratio", "def_dropout"), lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+]
+
+
+def check_args(args):
+    """Problems with the flag values, one short phrase each (empty: all good)."""
+    problems = [f"--{k} {getattr(args, k)}: expected {want}"
+                for keys, ok, want in ARG_RULES for k in keys if not ok(getattr(args, k))]
+    unknown = [t for t in args.targets.split(",") if t not in lora.TARGETS]
+    if unknown:
+        problems.append(f"--targets {args.targets}: unknown {unknown}, expected a comma-separated subset of {','.join(lora.TARGETS)}")
+    if args.d_h >= 1 and args.d_h % HyperNetConfig.n_heads:
+        problems.append(f"--d_h {args.d_h}: expected a multiple of {HyperNetConfig.n_heads} (the decoder's heads)")
+    if args.eval_every and args.n_heldout == 0:
+        problems.append("--eval_every needs held-out instances: --n_heldout 0 leaves none (or set --eval_every 0)")
+    if args.resume and args.overwrite:
+        problems.append("--resume and --overwrite contradict each other: continue the run, or move it aside")
+    return problems
+
+
+def fail(msg, code=1):
+    """A one-line error on rank 0 only (torchrun would otherwise print it once per rank); every rank exits
+    non-zero. Runs before init_process_group too: the rank comes from torchrun's environment."""
+    if int(os.environ.get("RANK", 0)) == 0:
+        print(f"error: {msg}", file=sys.stderr, flush=True)
+    raise SystemExit(code)
 
 
 # ----------------------------------------------------------------------------- the trainable part
@@ -149,7 +215,7 @@ def save_checkpoint(out_dir: Path, step: int, trainee, optimizer, config: dict, 
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     state = {k: v.detach().contiguous().cpu() for k, v in trainable_state(trainee).items()}
-    save_file(state, tmp / "trainable.safetensors")
+    lora.save_tensors(state, tmp / "trainable.safetensors")
     torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
     # data position: batches are a pure function of (seed, batch index), so the next index is all there is
     position = {"next_batch": step * config["grad_accum"], "seed": config["seed"]}
@@ -169,6 +235,79 @@ def load_checkpoint(ckpt: Path, trainee, optimizer):
         trainee.load_state_dict(state)
     optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", map_location="cpu", weights_only=True))
     return json.loads((ckpt / "state.json").read_text())["step"]
+
+
+# ----------------------------------------------------------------------------- the run directory
+
+
+def run_files(out_dir: Path):
+    """What out_dir holds of an earlier run (empty: nothing a new run could destroy)."""
+    if not out_dir.is_dir():
+        return []
+    return sorted(p.name for p in out_dir.iterdir()
+                  if p.name in ("config.json", "metrics.jsonl", "samples.txt", "lora") or p.name.startswith("step_"))
+
+
+def saved_run(out_dir: Path):
+    """(config, step) a run in out_dir was saved with: its latest checkpoint's state.json, else
+    config.json at step 0 (a run that died before its first checkpoint; mode lora keeps its
+    checkpoints per task, under lora/); (None, 0) when there is none."""
+    ckpt = latest_checkpoint(out_dir)
+    path = ckpt / "state.json" if ckpt else out_dir / "config.json"
+    if not path.is_file():
+        return None, 0
+    try:
+        state = json.loads(path.read_text())
+        return (state["config"], state["step"]) if ckpt else (state, 0)
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
+        fail(f"{path}: unreadable run state ({type(e).__name__}: {e}); cannot --resume from it")
+
+
+def resume_conflicts(saved: dict, args):
+    """'--flag saved (now new)' for every result flag that differs from the saved run."""
+    p, out = get_parser(), []
+    for k in RESULT_FLAGS:
+        if k == "tasks":  # compared as the resolved list of task names, once the data is loaded
+            continue
+        old, new = saved.get(k, p.get_default(k)), getattr(args, k)  # a flag newer than the run: its default
+        if k in ("ckpt_dir", "data_dir") and old is not None and new is not None:
+            same = Path(old).resolve() == Path(new).resolve()
+        else:
+            same = old == new
+        if not same:
+            out.append(f"--{k} {old} (now {new})")
+    return out
+
+
+def move_aside(out_dir: Path) -> Path:
+    """--overwrite: rename the old run to <out_dir>.old-<UTC time>; nothing is deleted."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    dest, n = out_dir.with_name(f"{out_dir.name}.old-{stamp}"), 1
+    while dest.exists():
+        n += 1
+        dest = out_dir.with_name(f"{out_dir.name}.old-{stamp}-{n}")
+    os.replace(out_dir, dest)
+    return dest
+
+
+class Progress:
+    """On a terminal, one status line rewritten in place between log lines, so a slow run shows it is
+    alive; on a file or pipe, nothing (the log lines stay plain)."""
+
+    def __init__(self, stream):
+        self.stream = stream if stream is not None and stream.isatty() else None
+        self.shown = False
+
+    def status(self, text):
+        if self.stream:
+            self.stream.write("\r\033[K" + text)
+            self.stream.flush()
+            self.shown = True
+
+    def clear(self):
+        if self.shown:
+            self.stream.write("\r\033[K")
+            self.shown = False
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -247,7 +386,12 @@ def select_tasks(seen, spec):
 def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, config):
     """The explicit loop: one run of max_steps optimizer steps over `tasks`, checkpointed in out_dir."""
     rank, world, ddp, device, master = env
-    log = print if master else (lambda *a, **k: None)
+    progress = Progress(sys.stdout if master else None)
+
+    def log(*a):
+        if master:
+            progress.clear()
+            print(*a, flush=True)
     hypernet = codes is not None  # trainee is the HyperNetwork; else a LoRATrainee
     params = [p for p in trainee.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.95), weight_decay=args.weight_decay)
@@ -257,14 +401,23 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
         start = load_checkpoint(ckpt, trainee, optimizer)
         log(f"resumed from {ckpt} at step {start}")
     if start >= args.max_steps:
+        log(f"{out_dir}: finished at step {start} (--max_steps {args.max_steps}), nothing to train")
         return
     runner = DDP(trainee) if ddp else trainee
     metrics_path = out_dir / "metrics.jsonl"
+    elapsed0 = 0.0  # seconds of training before this process: a resumed run's clock continues
     if master:
         out_dir.mkdir(parents=True, exist_ok=True)
         # on resume, drop what the interrupted run logged after its checkpoint
         old = metrics_path.read_text().splitlines() if metrics_path.exists() and start else []
-        metrics_path.write_text("".join(l + "\n" for l in old if json.loads(l)["step"] < start))
+        kept = [json.loads(l) for l in old if json.loads(l)["step"] < start]
+        elapsed0 = kept[-1].get("elapsed", 0.0) if kept else 0.0
+        lora.write_atomic(metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+    t_run = time.perf_counter()
+
+    def clock():  # wall-clock time and training seconds, in every metrics record
+        return {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "elapsed": round(elapsed0 + time.perf_counter() - t_run, 3)}
     val_items = data.shard(data.heldout_items(tasks, args.val_per_task), rank, world)
     n_params = sum(p.numel() for p in params)
     log(f"{out_dir}: {len(tasks)} tasks, {n_params:,} trainable parameters, steps {start}..{args.max_steps}, "
@@ -302,6 +455,7 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
             W = runner(codes[ids])  # (n, M, P)
             W_in = W.detach().requires_grad_()
         for i, (t, tokens, mask) in enumerate(micros):
+            progress.status(f"step {step + 1}/{args.max_steps}: micro-batch {i + 1}/{len(micros)}")
             tokens, mask = tokens.to(device), mask.to(device)
             if hypernet:
                 lora.set_weights(model, trainee.adapters(W_in[ids.index(t)][None]))  # kept through backward
@@ -323,9 +477,10 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
             log(f"step {step}: non-finite loss {loss}, step skipped ({bad_steps} in a row)")
             if master:
                 with open(metrics_path, "a") as f:
-                    f.write(json.dumps({"step": step, "loss": None, "skipped": "non-finite loss", "lr": lr}) + "\n")
+                    f.write(json.dumps({"step": step, "loss": None, "skipped": "non-finite loss", "lr": lr, **clock()}) + "\n")
             if bad_steps >= args.max_bad_steps:
-                raise RuntimeError(f"{bad_steps} non-finite losses in a row at step {step}; aborting (lower --lr?)")
+                progress.clear()
+                fail(f"{bad_steps} non-finite losses in a row at step {step}; aborting (lower --lr?)")
             continue
         bad_steps = 0
         if hypernet:  # how fast each path learns: P (the task code's only way in) vs the task-independent S and bias
@@ -347,10 +502,12 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
                 d = adapter_diagnostics(trainee.adapters(trainee(codes[:64])))
             record["adapter_cos"], record["task_share"] = d["cos"], d["task_share"]
         if args.eval_every and ((step + 1) % args.eval_every == 0 or step == args.max_steps - 1):
+            progress.status(f"step {step + 1}/{args.max_steps}: validation loss")
             record["val_loss"] = validation_loss(model, tokenizer, tasks, trainee, codes, val_items, args, env)
             if hypernet and len(codes) > 1:
                 record["val_loss_shuffled"] = validation_loss(model, tokenizer, tasks, trainee, codes, val_items,
                                                               args, env, shift=1)
+        record.update(clock())
         if master:
             with open(metrics_path, "a") as f:
                 f.write(json.dumps(record) + "\n")
@@ -361,10 +518,12 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
             log(f"step {step:5d} | loss {loss:.4f} | lr {lr:.2e} | {record['tokens_per_s']:,.0f} tok/s | "
                 f"eta {eta / 60:.1f} min{extra}")
         if (step + 1) % args.save_every == 0 or step == args.max_steps - 1:
+            progress.status(f"step {step + 1}/{args.max_steps}: saving checkpoint")
             if master:
                 save_checkpoint(out_dir, step + 1, trainee, optimizer, config, args.keep_last)
             if ddp:
                 dist.barrier()
+    progress.clear()
 
 
 @torch.no_grad()
@@ -386,8 +545,10 @@ def validation_loss(model, tokenizer, tasks, trainee, codes, items, args, env, s
 
 
 @torch.no_grad()
-def show_samples(model, tokenizer, tasks, hn, codes, args, heading):
-    """Greedy answers on held-out instances, without and with the task's adapter."""
+def show_samples(model, tokenizer, tasks, hn, codes, args, heading, out_dir: Path):
+    """Greedy answers on held-out instances, without and with the task's adapter; printed and
+    written to out_dir/samples.txt."""
+    lines = [heading]
     print(heading)
     for t, task in enumerate(tasks[: args.samples]):
         inst = task.heldout[0]
@@ -398,11 +559,53 @@ def show_samples(model, tokenizer, tasks, hn, codes, args, heading):
             lora.set_weights(model, hn.adapters(hn(codes[t:t + 1])))
         adapted = generate(model, tokenizer, [prompt], 32)[0]
         lora.clear_weights(model) if hn is not None else None
-        print(f"  {task.name}: {inst.input[:60]!r}\n    reference {inst.outputs[0]!r} | base {base.strip()!r} | adapted {adapted.strip()!r}")
+        lines += [f"  {task.name}: {inst.input[:60]!r}",
+                  f"    reference {inst.outputs[0]!r} | base {base.strip()!r} | adapted {adapted.strip()!r}"]
+        print(*lines[-2:], sep="\n", flush=True)
+    lora.write_atomic(out_dir / "samples.txt", "\n".join(lines) + "\n")
+    print(f"samples written to {out_dir / 'samples.txt'}")
+
+
+def check_run_dir(args, out_dir: Path, log):
+    """Before anything is loaded or written: refuse to clobber a run; check a resumed run against the
+    config it was saved with. Returns that config (None for a fresh run), or exits."""
+    held = run_files(out_dir)
+    if held and not (args.resume or args.overwrite):
+        fail(f"{out_dir} holds a run ({', '.join(held[:4])}{', ...' if len(held) > 4 else ''}): continue it with "
+             f"--resume, or start afresh with --overwrite (moves it to {out_dir}.old-<time>)")
+    if not args.resume:
+        return None
+    saved, step = saved_run(out_dir)
+    if saved is None:
+        log(f"--resume: {out_dir} holds no run yet; starting at step 0")
+        return None
+    conflicts = resume_conflicts(saved, args)
+    if conflicts:
+        fail(f"--resume: {out_dir} was saved with other settings: {', '.join(conflicts)}; "
+             "rerun with the saved values, or start a new run (another --out_dir, or --overwrite)")
+    if args.mode == "lora":  # per-task runs: a finished task is skipped, an interrupted one resumes
+        return saved
+    if step > args.max_steps:
+        fail(f"--resume: {out_dir} is at step {step}, past --max_steps {args.max_steps}; "
+             f"give --max_steps above {step} to extend it")
+    if step == args.max_steps:
+        log(f"--resume: {out_dir} finished at step {step} = --max_steps; nothing to do (raise --max_steps to extend it)")
+        raise SystemExit(0)
+    old_max = saved.get("max_steps", args.max_steps)
+    if old_max != args.max_steps:
+        # the cosine schedule is a function of max_steps: extending it stretches the decay from here on
+        lr_old = get_lr(step, argparse.Namespace(**{**vars(args), "max_steps": old_max}))
+        log(f"--resume: --max_steps {old_max} -> {args.max_steps}: the cosine decay now ends at step {args.max_steps}; "
+            f"lr at step {step} is {get_lr(step, args):.2e} (was {lr_old:.2e} on the old schedule)")
+    return saved
 
 
 def main(argv=None):
     args = get_args(argv)
+    master = int(os.environ.get("RANK", 0)) == 0
+    log = print if master else (lambda *a, **k: None)
+    out_dir = Path(args.out_dir)
+    saved = check_run_dir(args, out_dir, log)  # every rank checks, rank 0 prints: all exit alike
 
     # --- distributed setup from torchrun's environment; plain `python train.py` is one process
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
@@ -415,10 +618,8 @@ def main(argv=None):
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
     if ddp:
         dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
-    master = rank == 0
     env = (rank, world, ddp, device, master)
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32  # these CPUs have no bf16 units
-    out_dir = Path(args.out_dir)
 
     try:
         # --- frozen base model and tokenizer
@@ -430,12 +631,20 @@ def main(argv=None):
         # --- data: seen tasks train, their held-out instances validate
         taskset = data.load_tasks(args.data_dir, split=args.split, english_only=args.english_only,
                                   n_heldout=args.n_heldout, seed=args.data_seed,
-                                  max_train_instances=args.max_train_instances, log=print if master else None)
+                                  max_train_instances=args.max_train_instances, strict=not args.skip_bad_tasks,
+                                  log=print if master else None)
         tasks = select_tasks(taskset.seen, args.tasks)
+        if not tasks:
+            raise ValueError(f"no seen tasks to train on ({taskset.summary})")
         if args.tasks_per_step * args.examples_per_task < world:
             raise ValueError(f"global batch {args.tasks_per_step}x{args.examples_per_task} is smaller than world size {world}")
+        if saved is not None and saved.get("tasks") != [t.name for t in tasks]:
+            old = saved.get("tasks") or []
+            gone, new = [n for n in old if n not in {t.name for t in tasks}], [t.name for t in tasks if t.name not in old]
+            raise ValueError(f"--resume: {out_dir} was trained on other tasks ({len(old)} then, {len(tasks)} now; "
+                             f"missing now {gone[:3]}, new {new[:3]}); rerun with the same data and --tasks")
     except (OSError, ValueError) as e:
-        sys.exit(f"error: {e}")
+        fail(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
 
     targets = tuple(args.targets.split(","))
     floor = None
@@ -443,17 +652,25 @@ def main(argv=None):
         try:
             floor = read_floor(args.floor, args, targets)
         except (OSError, ValueError) as e:
-            sys.exit(f"error: {e}")
+            fail(str(e))
     hn_cfg = HyperNetConfig(kind=args.kind, targets=targets, rank=args.rank, a=args.lora_a, b=args.lora_b,
                             alpha=args.alpha, seed=args.seed, d_h=args.d_h, n_layers=args.hn_layers,
                             iterations=args.iterations, module_emb=not args.no_module_emb,
                             floor_rank=floor["rank"] if floor else 0, floor_alpha=floor["alpha"] if floor else 16.0)
     config = {**vars(args), "ckpt_dir": str(Path(args.ckpt_dir).resolve()), "world_size": world,
               "tasks": [t.name for t in tasks], "hypernet_config": asdict(hn_cfg), "data_summary": taskset.summary,
-              "floor": floor["path"] if floor else None}
+              "floor_ckpt": floor["path"] if floor else None}
+    # --- the run is known to start: only now is anything written
+    if ddp:
+        dist.barrier()  # every rank has read out_dir before rank 0 changes it
     if master:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "config.json").write_text(json.dumps(config, indent=1))
+        try:
+            if args.overwrite and run_files(out_dir):
+                log(f"--overwrite: moved the old run to {move_aside(out_dir)}")
+            out_dir.mkdir(parents=True, exist_ok=True)
+            lora.write_atomic(out_dir / "config.json", json.dumps(config, indent=1))
+        except OSError as e:
+            fail(f"{out_dir}: cannot write the run directory ({e})")
 
     torch.manual_seed(args.seed)
     if args.mode == "hypernet":
@@ -468,12 +685,12 @@ def main(argv=None):
         if master and args.samples:
             unseen = taskset.unseen
             show_samples(model, tokenizer, unseen, hn, hn.encode_tasks(model, tokenizer, [data.task_text(t, args.task_examples) for t in unseen]),
-                         args, "unseen tasks (no training on them):")
+                         args, "unseen tasks (no training on them):", out_dir)
     elif args.mode == "mt_lora":
         lora.inject(model, "plain", targets, args.rank, alpha=args.alpha, seed=args.seed, n_tasks=1)
         train(args, model, tokenizer, tasks, LoRATrainee(model), None, out_dir, env, config)
         if master and args.samples:
-            show_samples(model, tokenizer, tasks, None, None, args, "seen tasks, held-out instances:")
+            show_samples(model, tokenizer, tasks, None, None, args, "seen tasks, held-out instances:", out_dir)
     else:  # one LoRA per task, trained one after the other with the same budget; a finished task is skipped
         lora.inject(model, "plain", targets, args.rank, alpha=args.alpha, seed=args.seed, n_tasks=1)
         for t, task in enumerate(tasks):

@@ -158,6 +158,15 @@ def test_corrupt_task_file(tmp_path):
     assert "dropped 1 tasks (1 corrupt" in ts.summary and logged == [f"warning: {ts.warnings[0]}", ts.summary]
 
 
+def test_invalid_json_message_reads_once(tmp_path):
+    # json's own message can end in "at" ("Unterminated string starting at"): never "at at line"
+    root = write_sni(tmp_path / "sni", {}, train=["cut"], raw={"cut": '{"Definition": ["x"], "Instances": [{"id": "'})
+    with pytest.raises(ValueError) as e:
+        data.load_tasks(root, log=None)
+    assert "invalid JSON (Unterminated string starting at line 1 column 44)" in str(e.value), str(e.value)
+    assert " at at " not in str(e.value)
+
+
 def test_not_a_task_file(tmp_path):
     root = write_sni(tmp_path / "sni", {"nodef": {"Instances": []}, "notobj": [1, 2]}, train=["nodef", "notobj"])
     with pytest.raises(ValueError, match="nodef.json: not an SNI task file"):

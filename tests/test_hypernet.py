@@ -332,3 +332,100 @@ def test_floor_is_exactly_the_multitask_lora_and_travels_with_exports(tmp_path):
     lora.clear_weights(model)  # no adapter set: the base model, without the floor
     with torch.no_grad():
         assert torch.equal(model(x), base)
+
+
+# ----------------------------------------------------------------------------- the export command
+
+
+def saved_run(tmp_path):
+    """A base model (byte tokenizer) and a train.py-style run directory holding a hypernetwork for it."""
+    import os
+    base = make_tiny_ckpt(tmp_path / "base", tokenizer="bytes", vocab_size=272)
+    model = load_model(base)
+    torch.manual_seed(0)
+    hn = HyperNetwork(HyperNetConfig(**SMALL), model.args)
+    torch.nn.init.normal_(hn.head.weight)
+    for step in (5, 10):
+        ckpt = tmp_path / "run" / f"step_{step:06d}"
+        ckpt.mkdir(parents=True)
+        save_file({k: v.contiguous() for k, v in hn.state_dict().items()}, ckpt / "trainable.safetensors")
+        (ckpt / "state.json").write_text(json.dumps({"step": step, "config": {"ckpt_dir": str(base),
+                                                                                "hypernet_config": asdict(hn.cfg)}}))
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return base, tmp_path / "run", hn, 0o666 & ~umask
+
+
+def export(*argv):
+    import hypernet
+    with pytest.raises(SystemExit) as e:
+        hypernet.main([str(a) for a in argv])
+        raise SystemExit(0)
+    return e.value.code
+
+
+def test_merged_checkpoint_equals_adapted_model(tmp_path, capsys):
+    base, run, hn, mode = saved_run(tmp_path)
+    base_bytes = (base / "consolidated.00.pth").read_bytes()
+    text = "Spell the word backwards."
+    # a run directory is taken as its latest checkpoint
+    assert export("--hypernet", run, "--text", text, "--merged_out", tmp_path / "merged", "--out", tmp_path / "peft") == 0
+    assert "warning: no hub id known" in capsys.readouterr().out  # the tiny shape is no hub model
+
+    x = tokens(B=2, T=12)
+    adapted = load_model(base)
+    hn.inject(adapted)
+    lora.set_weights(adapted, hn.adapters(hn(hn.encode_tasks(adapted, Tokenizer(base / "tokenizer.model"), [text]))))
+    with torch.no_grad():
+        want, plain = adapted(x), load_model(base)(x)
+        got = load_model(tmp_path / "merged")(x)
+    assert (want - plain).abs().max() > 1e-2  # the adapter does something
+    assert (got - want).abs().max() < 1e-4
+    for f in ("params.json", "tokenizer.model", "tokenizer_config.json"):
+        assert (tmp_path / "merged" / f).read_bytes() == (base / f).read_bytes()
+    assert (base / "consolidated.00.pth").read_bytes() == base_bytes  # merging never writes through the mmap
+    written = [p for d in ("merged", "peft") for p in (tmp_path / d).iterdir()]
+    assert len(written) == 6 and {p.stat().st_mode & 0o777 for p in written} == {mode}  # not 0600
+    assert json.loads((tmp_path / "peft" / "adapter_config.json").read_text())["base_model_name_or_path"] is None
+
+    # --out exists: refused, untouched; --force replaces it; the flag names the hub model
+    before = (tmp_path / "peft" / "adapter_model.safetensors").read_bytes()
+    code = export("--hypernet", run, "--text", "Another task.", "--out", tmp_path / "peft")
+    assert code == f"error: {tmp_path / 'peft'}: exists; pass --force to replace it (or choose another directory)"
+    assert (tmp_path / "peft" / "adapter_model.safetensors").read_bytes() == before
+    assert export("--hypernet", run, "--step", 5, "--text", "Another task.", "--out", tmp_path / "peft", "--force",
+                  "--base_model_name_or_path", "org/model") == 0
+    assert (tmp_path / "peft" / "adapter_model.safetensors").read_bytes() != before
+    assert json.loads((tmp_path / "peft" / "adapter_config.json").read_text())["base_model_name_or_path"] == "org/model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base", "merged", "peft", "run"]  # no temp dirs left
+
+
+def test_export_bad_inputs_one_line(tmp_path):
+    base, run, hn, _ = saved_run(tmp_path)
+    out = ["--out", tmp_path / "out"]
+    cases = [
+        (["--hypernet", run, "--text", "", *out], "--text '': empty; give the task's instruction"),
+        (["--hypernet", run, "--text", "  \n ", *out], "--text '  \\n ': empty"),
+        (["--hypernet", tmp_path / "nonexistent", "--text", "x", *out], "nonexistent: no such run or checkpoint directory"),
+        (["--hypernet", base, "--text", "x", *out], "base: no complete checkpoint (expected step_NNNNNN/"),
+        (["--hypernet", run, "--step", 7, "--text", "x", *out], "step_000007: no complete checkpoint at step 7 "
+                                                                "(have: ['step_000005', 'step_000010'])"),
+        (["--hypernet", run, "--text", "x"], "give --out (a PEFT adapter) and/or --merged_out"),
+        (["--hypernet", run, "--text", "x", "--ckpt_dir", tmp_path / "gone", *out], "gone: checkpoint directory not found"),
+        (["--params", tmp_path / "missing.json"], "missing.json: params.json not found"),
+        (["--params", base / "params.json", "--config", '{"rank": 8, "colour": 1}'], "unexpected keyword argument 'colour'"),
+    ]
+    for argv, expected in cases:
+        code = export(*argv)
+        assert isinstance(code, str) and code.startswith("error: ") and expected in code and "\n" not in code, (argv, code)
+    assert not (tmp_path / "out").exists()
+
+
+def test_base_model_id_by_shape_or_hub_id_file(tmp_path):
+    smol = ModelArgs(dim=576, n_layers=30, n_heads=9, n_kv_heads=3, vocab_size=49152, multiple_of=256, rope_theta=1e5)
+    assert lora.base_model_id(tmp_path, smol) == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert lora.base_model_id(tmp_path, ModelArgs(**LLAMA3_8B)) == "meta-llama/Meta-Llama-3-8B"
+    assert lora.base_model_id(tmp_path, ModelArgs(**LLAMA3_8B, use_scaled_rope=True)) == "meta-llama/Llama-3.1-8B"
+    assert lora.base_model_id(tmp_path, ModelArgs(**{**LLAMA3_8B, "n_layers": 2})) is None
+    (tmp_path / "hub_id").write_text("meta-llama/Meta-Llama-3-8B-Instruct\n")
+    assert lora.base_model_id(tmp_path, ModelArgs(**LLAMA3_8B)) == "meta-llama/Meta-Llama-3-8B-Instruct"

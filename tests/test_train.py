@@ -1,9 +1,11 @@
 """train.py on a tiny random model with a byte-level tokenizer and the built-in tasks."""
 
+import io
 import json
 import os
 import subprocess
 import sys
+from datetime import datetime, timezone
 
 import pytest
 import torch
@@ -14,6 +16,8 @@ import hypernet
 import train
 from conftest import ROOT, make_tiny_ckpt
 
+UMASK = os.umask(0o022)
+os.umask(UMASK)
 TINY = ["--d_h", "32", "--hn_layers", "1", "--rank", "4", "--lora_a", "16", "--lora_b", "16",
         "--max_len", "160", "--eval_every", "3", "--val_per_task", "2", "--warmup_steps", "2", "--lr", "3e-3"]
 
@@ -65,15 +69,26 @@ def test_ddp_two_processes_equal_one(ckpt, tmp_path, mode, extra):
 
 
 def test_loss_falls_and_metrics_logged(ckpt, tmp_path):
-    out = run_train(ckpt, tmp_path / "run", "--max_steps", "12", "--save_every", "6", "--keep_last", "1", "--lr", "3e-2")
+    out = run_train(ckpt, tmp_path / "run", "--max_steps", "12", "--save_every", "6", "--keep_last", "1", "--lr", "3e-2",
+                    "--samples", "2")
     rows = losses(tmp_path / "run")
     assert [r["step"] for r in rows] == list(range(12))
-    assert {"step", "loss", "lr", "grad_norm", "tokens_per_s", "adapter_cos", "task_share"} <= rows[0].keys()
+    assert {"step", "loss", "lr", "grad_norm", "tokens_per_s", "adapter_cos", "task_share", "time", "elapsed"} <= rows[0].keys()
+    # wall clock (UTC, ISO) and seconds since the run started, increasing
+    t0 = datetime.fromisoformat(rows[0]["time"])
+    assert t0.tzinfo is not None and abs((datetime.now(timezone.utc) - t0).total_seconds()) < 600
+    assert all(0 < a < b for a, b in zip([r["elapsed"] for r in rows], [r["elapsed"] for r in rows[1:]]))
+    # the samples printed at the end are in the run dir too, and plain lines (not a TTY): no in-place counter
+    samples = (tmp_path / "run" / "samples.txt").read_text()
+    assert samples.startswith("unseen tasks (no training on them):\n") and samples.count("reference") == 2
+    assert samples in out and "\r" not in out
     val = [r["val_loss"] for r in rows if "val_loss" in r]
     # from near-uniform (ln 272 = 5.6) the byte-level model learns the tasks' text: 0.3 nats in 12 steps
     assert len(val) == 4 and val[-1] < val[0] - 0.3, val
     assert sum(r["loss"] for r in rows[-3:]) < sum(r["loss"] for r in rows[:3]) - 0.9
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json", "metrics.jsonl", "step_000012"]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json", "metrics.jsonl", "samples.txt", "step_000012"]
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "run" / "step_000012").iterdir()}
+    assert modes == dict.fromkeys(["trainable.safetensors", "optimizer.pt", "state.json"], 0o666 & ~UMASK), modes
     state = json.loads((tmp_path / "run" / "step_000012" / "state.json").read_text())
     assert state["step"] == 12 and state["config"]["mode"] == "hypernet" and state["config"]["hypernet_config"]["rank"] == 4
     assert "step    11 | loss" in out
@@ -103,8 +118,12 @@ def test_resume_equals_uninterrupted(ckpt, tmp_path, monkeypatch, mode):
     full, cut = (load_file(tmp_path / r / "step_000008" / "trainable.safetensors") for r in ("full", "cut"))
     assert full.keys() == cut.keys()
     assert all(torch.equal(full[k], cut[k]) for k in full)
-    speedless = [[{k: v for k, v in r.items() if k != "tokens_per_s"} for r in losses(tmp_path / d)] for d in ("full", "cut")]
-    assert speedless[0] == speedless[1] and len(speedless[0]) == 8
+    clockless = [[{k: v for k, v in r.items() if k not in ("tokens_per_s", "time", "elapsed")} for r in losses(tmp_path / d)]
+                 for d in ("full", "cut")]
+    assert clockless[0] == clockless[1] and len(clockless[0]) == 8
+    # the resumed run's clock continues from the last kept record: elapsed never goes back
+    elapsed = [r["elapsed"] for r in losses(tmp_path / "cut")]
+    assert all(b > a for a, b in zip(elapsed, elapsed[1:])), elapsed
 
 
 def test_interrupted_checkpoint_write_keeps_last_good(ckpt, tmp_path, monkeypatch):
@@ -134,10 +153,12 @@ def test_interrupted_checkpoint_write_keeps_last_good(ckpt, tmp_path, monkeypatc
 def test_non_finite_loss_skips_then_aborts(ckpt, tmp_path, monkeypatch, capsys):
     real = train.lm_loss_sum
     monkeypatch.setattr(train, "lm_loss_sum", lambda *a: real(*a) * float("nan"))
-    with pytest.raises(RuntimeError, match="3 non-finite losses in a row at step 2"):
+    with pytest.raises(SystemExit) as e:
         train.main(["--ckpt_dir", str(ckpt), "--out_dir", str(tmp_path), "--mode", "mt_lora", "--max_steps", "6",
                     "--max_bad_steps", "3", *TINY])
-    assert "step 0: non-finite loss nan, step skipped (1 in a row)" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert e.value.code == 1 and err == "error: 3 non-finite losses in a row at step 2; aborting (lower --lr?)\n"
+    assert "step 0: non-finite loss nan, step skipped (1 in a row)" in out
     assert not list(tmp_path.glob("step_*"))
     assert [r["skipped"] for r in losses(tmp_path)] == ["non-finite loss"] * 3
 
@@ -167,7 +188,7 @@ def test_floor_run_starts_as_the_mt_lora_and_logs_the_conditioning_control(ckpt,
     # the head starts at zero weights, so at step 0 only the task-independent path gets a gradient
     assert rows[0]["grad_task"] == 0 and rows[0]["grad_shared"] > 0 and rows[1]["grad_task"] > 0
     state = json.loads((tmp_path / "hn" / "step_000002" / "state.json").read_text())
-    assert state["config"]["floor"] == str((tmp_path / "mt" / "step_000003").resolve())
+    assert state["config"]["floor_ckpt"] == str((tmp_path / "mt" / "step_000003").resolve())
     assert state["config"]["hypernet_config"]["floor_rank"] == 4
     # a floor must be an mt_lora run of the same base model
     with pytest.raises(SystemExit, match=r"--floor .*step_000002: a --mode hypernet checkpoint; expected a --mode mt_lora one"):
@@ -184,3 +205,125 @@ def test_definition_dropout_is_a_pure_function_of_seed_step_and_instance():
     assert all(train.without_definition(args, 3, i) for i in insts)
     args.def_dropout = 0.0
     assert not any(train.without_definition(args, 3, i) for i in insts)
+
+
+# ----------------------------------------------------------------------------- runs that cannot be lost
+
+
+def main_exit(argv, capsys):
+    """train.main(argv) that must exit: (exit code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as e:
+        train.main(argv)
+    out, err = capsys.readouterr()
+    return e.value.code, out, err
+
+
+def snapshot(d):
+    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def test_every_flag_is_classified_for_resume():
+    flags = set(vars(train.get_args(["--ckpt_dir", "x"])))
+    assert not set(train.RESULT_FLAGS) & set(train.RESUME_FREE_FLAGS)
+    assert set(train.RESULT_FLAGS) | set(train.RESUME_FREE_FLAGS) == flags
+
+
+@pytest.mark.parametrize("flag,value,expected", [
+    ("--lr", "-0.001", "--lr -0.001: expected a number > 0"),
+    ("--lr", "nan", "--lr nan: expected a number > 0"),
+    ("--max_steps", "0", "--max_steps 0: expected an integer >= 1"),
+    ("--rank", "0", "--rank 0: expected an integer >= 1"),
+    ("--min_lr_ratio", "1.5", "--min_lr_ratio 1.5: expected a number in [0, 1]"),
+    ("--d_h", "36", "--d_h 36: expected a multiple of 8"),
+    ("--targets", "wq,wz", "--targets wq,wz: unknown ['wz']"),
+])
+def test_bad_flag_values_fail_before_anything_is_written(ckpt, tmp_path, capsys, flag, value, expected):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")  # an earlier run's config must survive
+    code, out, err = main_exit(["--ckpt_dir", str(ckpt), "--out_dir", str(run), "--resume", *TINY, flag, value], capsys)
+    assert code == 2 and err.startswith("error: ") and expected in err and err.count("\n") == 1, err
+    assert snapshot(run) == {"config.json": b"{}"}
+
+
+def test_run_dir_is_refused_resumed_checked_or_moved_aside(ckpt, tmp_path, capsys, monkeypatch):
+    run = tmp_path / "run"
+    base = ["--ckpt_dir", str(ckpt), "--out_dir", str(run), "--mode", "mt_lora", *TINY, "--save_every", "2"]
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+    tty = Terminal()
+    with monkeypatch.context() as m:
+        m.setattr(sys, "stdout", tty)
+        train.main(base + ["--max_steps", "2"])
+    # on a terminal the step counter is rewritten in place between the log lines
+    assert "\r\x1b[Kstep 2/2: micro-batch 1/" in tty.getvalue() and "step     1 | loss" in tty.getvalue()
+    before = snapshot(run)
+
+    # a new run into it, without --resume: refused in one line, nothing touched
+    code, _, err = main_exit(base + ["--max_steps", "2", "--lr", "1e-2"], capsys)
+    assert code == 1 and err.count("\n") == 1 and "holds a run (config.json, metrics.jsonl, step_000002)" in err
+    assert "--resume" in err and "--overwrite" in err and snapshot(run) == before
+
+    # --resume with flags that change the result: every one named, nothing touched
+    code, _, err = main_exit(base + ["--max_steps", "4", "--resume", "--lr", "1e-2", "--rank", "8"], capsys)
+    assert code == 1 and err.count("\n") == 1 and snapshot(run) == before
+    assert "--lr 0.003 (now 0.01)" in err and "--rank 4 (now 8)" in err
+    # already finished: said, not silently done; past the end: a mistake
+    code, out, _ = main_exit(base + ["--max_steps", "2", "--resume"], capsys)
+    assert code == 0 and "finished at step 2 = --max_steps; nothing to do" in out
+    code, _, err = main_exit(base + ["--max_steps", "1", "--resume"], capsys)
+    assert code == 1 and "is at step 2, past --max_steps 1" in err and snapshot(run) == before
+
+    # extending: free flags may differ, and the new lr schedule is stated
+    train.main(base + ["--max_steps", "3", "--resume", "--log_every", "5", "--eval_every", "0"])
+    out = capsys.readouterr().out
+    lr = train.get_lr(2, train.get_args(base + ["--max_steps", "3"]))
+    assert f"--max_steps 2 -> 3: the cosine decay now ends at step 3; lr at step 2 is {lr:.2e}" in out
+    assert [r["step"] for r in losses(run)] == [0, 1, 2]
+    extended = snapshot(run)
+
+    # --overwrite moves the old run aside, whole
+    train.main(base + ["--max_steps", "1", "--overwrite"])
+    aside = [p for p in tmp_path.iterdir() if p.name.startswith("run.old-")]
+    assert len(aside) == 1 and snapshot(aside[0]) == extended
+    assert [r["step"] for r in losses(run)] == [0] and hypernet.latest_checkpoint(run).name == "step_000001"
+
+
+def write_sni(root, broken=False):
+    """An SNI folder with two small tasks; `broken` adds a truncated task file to the train split."""
+    (root / "tasks").mkdir(parents=True)
+    (root / "splits" / "default").mkdir(parents=True)
+    names = ["copy", "upper"] + ["broken"] * broken
+    for name, f in [("copy", str), ("upper", str.upper)]:
+        inst = [{"id": f"{name}-{i}", "input": w, "output": [f(w)]} for i, w in enumerate("alpha beta gamma delta eps zeta".split())]
+        (root / "tasks" / f"{name}.json").write_text(json.dumps({"Definition": [f"{name} the word"], "Positive Examples": [],
+                                                                  "Instances": inst}))
+    if broken:
+        (root / "tasks" / "broken.json").write_text('{"Definition": ["x"], "Instances": [{"id": "1", "input": "')
+    (root / "splits" / "default" / "train_tasks.txt").write_text("\n".join(names))
+    (root / "splits" / "default" / "test_tasks.txt").write_text("")
+    return root
+
+
+def test_skip_bad_tasks(ckpt, tmp_path, capsys):
+    sni = write_sni(tmp_path / "sni", broken=True)
+    args = ["--ckpt_dir", str(ckpt), "--data_dir", str(sni), "--out_dir", str(tmp_path / "run"), *TINY,
+            "--n_heldout", "2", "--tasks_per_step", "2", "--examples_per_task", "2", "--max_steps", "1"]
+    code, _, err = main_exit(args, capsys)
+    assert code == 1 and err.count("\n") == 1 and "broken.json: invalid JSON (Unterminated string starting at line 1" in err
+    assert not (tmp_path / "run").exists()
+    train.main(args + ["--skip_bad_tasks"])
+    out = capsys.readouterr().out
+    assert "warning: " in out and "broken.json" in out and "dropped 1 tasks (1 corrupt" in out
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["tasks"] == ["copy", "upper"]
+
+
+def test_torchrun_error_once_on_rank0_and_nonzero_exit(ckpt, tmp_path):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "train.py",
+           "--ckpt_dir", str(ckpt), "--out_dir", str(tmp_path / "run"), "--lr", "-1"]
+    r = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0
+    assert (r.stdout + r.stderr).count("error: --lr -1.0: expected a number > 0") == 1, r.stderr[-2000:]
+    assert not (tmp_path / "run").exists()
