@@ -475,27 +475,33 @@ class Tokenizer:
 # ----------------------------------------------------------------------------- generation
 
 
-def decode_step(model: Transformer, token: torch.Tensor, pos: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+def decode_step(model: Transformer, token: torch.Tensor, pos: torch.Tensor, pad: torch.Tensor,
+                block=None) -> torch.Tensor:
     """One greedy step on a static KV cache: token (B, 1) goes to cache slot pos ((1,) long) of rows
     left-padded by pad (B,) -> next token (B,). Keys are the whole cache, with the slots after pos
-    masked, so every shape is the same at every step and torch.compile traces it once (gpt-fast's
-    decode_one_token)."""
+    masked, so every shape is the same at every step (gpt-fast's decode_one_token).
+    block(layer, h, pos, freqs_cis, mask) runs one layer: compiled_block() compiles a layer once and
+    every layer reuses that code (regional compilation: minutes less than compiling the whole step)."""
     S = model.layers[0].attention.cache_k.shape[1]
     freqs_cis, mask = model.padded_rope_and_mask(pos, 1, pad, S)
     h = model.tok_embeddings(token)
     for layer in model.layers:
-        h = layer(h, pos, freqs_cis, mask)
+        h = (block or _run_block)(layer, h, pos, freqs_cis, mask)
     return model.output(model.norm(h[:, -1])).float().argmax(-1)
 
 
-_compiled_decode_step = None
+def _run_block(layer, h, pos, freqs_cis, mask):
+    return layer(h, pos, freqs_cis, mask)
 
 
-def compiled_decode_step():
-    global _compiled_decode_step
-    if _compiled_decode_step is None:
-        _compiled_decode_step = torch.compile(decode_step, dynamic=False)
-    return _compiled_decode_step
+_compiled_block = None
+
+
+def compiled_block():
+    global _compiled_block
+    if _compiled_block is None:
+        _compiled_block = torch.compile(_run_block, dynamic=False)
+    return _compiled_block
 
 
 @torch.inference_mode()
@@ -511,9 +517,10 @@ def generate(model: Transformer, tokenizer: Tokenizer, prompts: Sequence[Union[s
     a row that has stopped rides along until all have. Rows keep their order, so adapters set on
     the model (lora.py, per-row with row_index) apply as they are.
 
-    compile=True runs the decode steps through torch.compile'd decode_step on a static cache (fixed
-    shapes: its length is rounded up to a multiple of 256, so different prompt lengths mostly share
-    one compiled graph). The first call compiles (tens of seconds on a CPU).
+    compile=True runs the decode steps through decode_step with torch.compile'd layers on a static
+    cache (fixed shapes: its length is rounded up to a multiple of 256, so different prompt lengths
+    mostly share one compiled graph; a new batch size or length bucket compiles again). The first
+    call compiles: 1-2 minutes on a 2-core CPU.
     """
     prompt_tokens = [tokenizer.encode(p, bos=tokenizer.add_bos, eos=False) if isinstance(p, str) else list(p)
                      for p in prompts]
@@ -538,7 +545,7 @@ def generate(model: Transformer, tokenizer: Tokenizer, prompts: Sequence[Union[s
     done = torch.zeros(B, dtype=torch.bool, device=device)
     last = torch.zeros(B, L, dtype=torch.bool, device=device)
     last[:, -1] = True  # output_mask: logits at each row's last prompt token only
-    step = compiled_decode_step() if compile else None
+    block = compiled_block() if compile else None
 
     model.setup_cache(B, cache_len)
     try:
@@ -552,7 +559,7 @@ def generate(model: Transformer, tokenizer: Tokenizer, prompts: Sequence[Union[s
                 break
             x = next_token.view(B, 1)  # contiguous, unlike a column of tokens: one compiled graph
             if compile:
-                next_token = step(model, x, torch.tensor([cur], device=device), pad)
+                next_token = decode_step(model, x, torch.tensor([cur], device=device), pad, block)
             else:
                 next_token = model(x, start_pos=cur, pad=pad_or_none)[:, -1].argmax(-1)
     finally:
