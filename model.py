@@ -592,12 +592,17 @@ if __name__ == "__main__":
     p.add_argument("--ckpt_dir", required=True, help="directory with params.json, consolidated.00.pth, tokenizer.model")
     p.add_argument("--prompt", action="append", required=True, help="a user message; repeat for a batch")
     p.add_argument("--max_new_tokens", type=int, default=64)
+    p.add_argument("--adapter", help="a PEFT LoRA directory (lora.export_peft, hypernet.py --out) to apply")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     cli = p.parse_args()
     dtype = torch.bfloat16 if cli.device.startswith("cuda") else torch.float32  # no bf16 units on our CPUs
     try:
         model = load_model(cli.ckpt_dir, device=cli.device, dtype=dtype)
         tokenizer = Tokenizer(Path(cli.ckpt_dir) / "tokenizer.model")
+        if cli.adapter:
+            import lora  # lora imports model: only here, never at module level
+
+            lora.load_peft(model, cli.adapter)
     except (OSError, ValueError) as e:
         sys.exit(f"error: {e}")
     for q, a in zip(cli.prompt, generate(model, tokenizer, [chat_prompt(tokenizer, q) for q in cli.prompt],
