@@ -16,10 +16,13 @@ tokens:
                  (same weights, sdpa attention, dynamic cache, greedy)
     hf_1x1       the same, one prompt at a time
 
-Every system's text must equal `ours_1x1` (checked, printed). Rounds alternate the systems, so load from
-other jobs on the shared machine hits all of them alike; round 0 is warm-up (it includes torch.compile's
-compilation, reported separately); figures are medians over --repeats rounds. tokens/s counts generated
-tokens (B x N) over the wall time of the whole call (prefill included).
+Every system's text must equal `ours_1x1` (checked, printed). Each system first runs once on the first
+two prompts with two new tokens (warm-up; for the compiled systems this compiles, timed separately, and a
+later call may compile again for a new batch size or cache length: see "max ms"). Then rounds alternate
+the systems, so load from other jobs on the shared machine hits all of them alike; figures are medians
+over --repeats rounds. tokens/s counts generated tokens (B x N) over the time of the whole call (prefill
+included), both wall time and this process's CPU time: on a shared machine the CPU time (threads=1)
+is the steadier measure of the work each system does, the wall time the one a user waits.
 """
 import argparse
 import json
@@ -77,32 +80,47 @@ def bench(model, hf, tokenizer, prompts, n_new, repeats, systems):
            "compiled_1x1": lambda: [ours([p], True)[0] for p in prompts],
            "hf": lambda: hf_generate(hf, tokenizer, prompts, n_new),
            "hf_1x1": lambda: [hf_generate(hf, tokenizer, [p], n_new)[0] for p in prompts]}
-    times, texts = {s: [] for s in systems}, {}
-    for r in range(repeats + 1):
-        for s in systems:
-            t0 = time.perf_counter()
-            texts[s] = run[s]()
-            times[s].append(time.perf_counter() - t0)
-        print(f"  round {r}{' (warm-up)' if r == 0 else ''}: "
-              + ", ".join(f"{s} {times[s][-1]:.2f} s" for s in systems), flush=True)
-    ref = texts.get("ours_1x1", texts[systems[0]])
-    same = {s: texts[s] == ref for s in systems}
-    res = {s: {"ms": 1e3 * statistics.median(times[s][1:]), "warmup_ms": 1e3 * times[s][0],
-               "tok_s": B * n_new / statistics.median(times[s][1:]), "same_text": same[s]} for s in systems}
-    print(f"B={B}, prompts {min(map(len, prompts))}..{max(map(len, prompts))} tokens "
-          f"(mean {sum(map(len, prompts)) / B:.0f}), {n_new} new tokens each, median of {repeats}:")
+    warm = {"ours": lambda: ours(prompts[:2]), "ours_1x1": lambda: ours(prompts[:1]),
+            "compiled": lambda: ours(prompts[:2], True), "compiled_1x1": lambda: ours(prompts[:1], True),
+            "hf": lambda: hf_generate(hf, tokenizer, prompts[:2], 2), "hf_1x1": lambda: hf_generate(hf, tokenizer, prompts[:1], 2)}
+    warmup = {}
     for s in systems:
-        print(f"  {s:>12}: {res[s]['ms']:9.0f} ms  {res[s]['tok_s']:7.1f} tokens/s  "
-              f"(warm-up {res[s]['warmup_ms']:.0f} ms)  same text as ours_1x1: {same[s]}")
+        t0 = time.perf_counter()
+        warm[s]()
+        warmup[s] = time.perf_counter() - t0
+    print("  warm-up: " + ", ".join(f"{s} {warmup[s]:.1f} s" for s in systems), flush=True)
+    wall, cpu, texts = {s: [] for s in systems}, {s: [] for s in systems}, {}
+    for r in range(repeats):
+        for s in systems:
+            t0, c0 = time.perf_counter(), time.process_time()
+            texts[s] = run[s]()
+            wall[s].append(time.perf_counter() - t0)
+            cpu[s].append(time.process_time() - c0)
+        print(f"  round {r + 1}: " + ", ".join(f"{s} {wall[s][-1]:.1f} s ({cpu[s][-1]:.1f} s CPU)" for s in systems),
+              flush=True)
+    ref = texts.get("ours_1x1", texts[systems[0]])
+    res = {s: {"ms": 1e3 * statistics.median(wall[s]), "max_ms": 1e3 * max(wall[s]),
+               "cpu_ms": 1e3 * statistics.median(cpu[s]), "tok_s": B * n_new / statistics.median(wall[s]),
+               "cpu_tok_s": B * n_new / statistics.median(cpu[s]), "warmup_ms": 1e3 * warmup[s],
+               "same_text": texts[s] == ref} for s in systems}
+    lens = [len(p) for p in prompts]
+    print(f"B={B}, prompts {min(lens)}..{max(lens)} tokens (mean {sum(lens) / B:.0f}; left padding is "
+          f"{1 - sum(lens) / (B * max(lens)):.0%} of the batched prefill), {n_new} new tokens each, "
+          f"median of {repeats}:")
+    for s in systems:
+        r = res[s]
+        print(f"  {s:>12}: wall {r['ms']:8.0f} ms (max {r['max_ms']:.0f}) {r['tok_s']:6.2f} tokens/s | CPU "
+              f"{r['cpu_ms']:8.0f} ms {r['cpu_tok_s']:6.2f} tokens/s | warm-up {r['warmup_ms']:.0f} ms | "
+              f"same text as ours_1x1: {r['same_text']}")
     ratios = {}
     for a, b in [("ours", "hf"), ("ours", "ours_1x1"), ("ours_1x1", "hf_1x1"), ("hf", "hf_1x1"),
                  ("compiled", "ours"), ("compiled", "hf"), ("compiled_1x1", "ours_1x1"), ("compiled_1x1", "hf_1x1")]:
         if a in res and b in res:
-            ratios[f"{a}/{b}"] = res[a]["tok_s"] / res[b]["tok_s"]
-    print("  throughput ratios: " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
-    return {"B": B, "prompt_lens": [len(p) for p in prompts], "n_new": n_new,
-            "systems": {s: {k: round(v, 1) if isinstance(v, float) else v for k, v in r.items()} for s, r in res.items()},
-            "ratios": {k: round(v, 3) for k, v in ratios.items()}}
+            ratios[f"{a}/{b}"] = {"wall": res[a]["tok_s"] / res[b]["tok_s"], "cpu": res[a]["cpu_tok_s"] / res[b]["cpu_tok_s"]}
+    print("  throughput ratios (wall, CPU): " + ", ".join(f"{k} {v['wall']:.2f}, {v['cpu']:.2f}" for k, v in ratios.items()))
+    return {"B": B, "prompt_lens": lens, "n_new": n_new,
+            "systems": {s: {k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()} for s, r in res.items()},
+            "ratios": {k: {m: round(x, 3) for m, x in v.items()} for k, v in ratios.items()}}
 
 
 def main():
