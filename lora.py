@@ -365,7 +365,8 @@ def load_peft(model, peft_dir):
     except KeyError as e:
         raise ValueError(f"{cfg_path}: missing key {e.args[0]!r}") from None
     except (TypeError, ValueError):
-        raise ValueError(f"{cfg_path}: r={cfg.get('r')!r} and lora_alpha={cfg.get('lora_alpha')!r} must be numbers") from None
+        raise ValueError(f"{cfg_path}: r={cfg.get('r')!r} and lora_alpha={cfg.get('lora_alpha')!r} "
+                         "must be numbers") from None
     if cfg.get("peft_type", "LORA") != "LORA":
         raise ValueError(f"{cfg_path}: peft_type {cfg['peft_type']!r}, expected 'LORA'")
     for key in ("use_dora", "use_rslora", "rank_pattern", "alpha_pattern", "layers_to_transform"):

@@ -165,7 +165,7 @@ class Attention(nn.Module):
             xk, xv = self.cache_k[:B, :start_pos + T], self.cache_v[:B, :start_pos + T]
 
         q = xq.transpose(1, 2)  # (B, H, T, hd)
-        k = repeat_kv(xk, self.n_rep).transpose(1, 2)  # (B, H, S, hd), S = start_pos + T
+        k = repeat_kv(xk, self.n_rep).transpose(1, 2)  # (B, H, S, hd), S = start_pos + T or the cache length
         v = repeat_kv(xv, self.n_rep).transpose(1, 2)
         if mask is not None:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
@@ -237,7 +237,8 @@ class Transformer(nn.Module):
         for layer in self.layers:
             layer.attention.cache_k = layer.attention.cache_v = None
 
-    def forward_hidden(self, tokens: torch.Tensor, start_pos: int = 0, pad: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward_hidden(self, tokens: torch.Tensor, start_pos: int = 0,
+                       pad: Optional[torch.Tensor] = None) -> torch.Tensor:
         """tokens (B, T) -> final-norm hidden states (B, T, dim). pad: see forward."""
         T = tokens.shape[1]
         if start_pos + T > self.args.max_seq_len:

@@ -82,7 +82,8 @@ def bench(model, hf, tokenizer, prompts, n_new, repeats, systems):
            "hf_1x1": lambda: [hf_generate(hf, tokenizer, [p], n_new)[0] for p in prompts]}
     warm = {"ours": lambda: ours(prompts[:2]), "ours_1x1": lambda: ours(prompts[:1]),
             "compiled": lambda: ours(prompts[:2], True), "compiled_1x1": lambda: ours(prompts[:1], True),
-            "hf": lambda: hf_generate(hf, tokenizer, prompts[:2], 2), "hf_1x1": lambda: hf_generate(hf, tokenizer, prompts[:1], 2)}
+            "hf": lambda: hf_generate(hf, tokenizer, prompts[:2], 2),
+            "hf_1x1": lambda: hf_generate(hf, tokenizer, prompts[:1], 2)}
     warmup = {}
     for s in systems:
         t0 = time.perf_counter()
@@ -116,10 +117,13 @@ def bench(model, hf, tokenizer, prompts, n_new, repeats, systems):
     for a, b in [("ours", "hf"), ("ours", "ours_1x1"), ("ours_1x1", "hf_1x1"), ("hf", "hf_1x1"),
                  ("compiled", "ours"), ("compiled", "hf"), ("compiled_1x1", "ours_1x1"), ("compiled_1x1", "hf_1x1")]:
         if a in res and b in res:
-            ratios[f"{a}/{b}"] = {"wall": res[a]["tok_s"] / res[b]["tok_s"], "cpu": res[a]["cpu_tok_s"] / res[b]["cpu_tok_s"]}
-    print("  throughput ratios (wall, CPU): " + ", ".join(f"{k} {v['wall']:.2f}, {v['cpu']:.2f}" for k, v in ratios.items()))
+            ratios[f"{a}/{b}"] = {"wall": res[a]["tok_s"] / res[b]["tok_s"],
+                                  "cpu": res[a]["cpu_tok_s"] / res[b]["cpu_tok_s"]}
+    print("  throughput ratios (wall, CPU): "
+          + ", ".join(f"{k} {v['wall']:.2f}, {v['cpu']:.2f}" for k, v in ratios.items()))
     return {"B": B, "prompt_lens": lens, "n_new": n_new,
-            "systems": {s: {k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()} for s, r in res.items()},
+            "systems": {s: {k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}
+                        for s, r in res.items()},
             "ratios": {k: {m: round(x, 3) for m, x in v.items()} for k, v in ratios.items()}}
 
 
