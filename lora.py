@@ -40,7 +40,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from model import ffn_hidden_dim
 
@@ -382,6 +382,12 @@ def hf_permute(w, n_heads):
 PEFT_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 
+def meta_permute(w, n_heads):
+    """The inverse of hf_permute: transformers' half-split rows -> Meta's interleaved RoPE pairs."""
+    out = w.shape[0]
+    return w.view(n_heads, 2, out // n_heads // 2, *w.shape[1:]).transpose(1, 2).reshape(w.shape)
+
+
 def export_peft(model, out_dir, args, task=0, dtype=torch.float32, base_model_name_or_path=None):
     """Write task `task`'s adapter as a PEFT LoRA directory for transformers' LlamaForCausalLM.
 
@@ -466,3 +472,79 @@ def base_model_id(ckpt_dir, args):
         if all(getattr(args, k) == v for k, v in shape.items()):
             return hub_id
     return None
+
+
+    with open(os.path.join(out_dir, "adapter_config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+
+
+def load_peft(model, peft_dir):
+    """The inverse of export_peft: inject the PEFT LoRA adapter in peft_dir into a base model.
+
+    Reads adapter_config.json (r, lora_alpha, target_modules) and adapter_model.safetensors
+    (base_model.model.model.layers.N.<hf module>.lora_{A,B}.weight), puts the B rows of wq / wk back
+    from transformers' rotary order into Meta's, and injects plain LoRA owning those weights
+    (n_tasks=1, so forward applies it to every row; lora.merge folds it into W). Everything is
+    checked before the model is touched. Returns the model.
+    """
+    peft_dir = Path(peft_dir)
+    if not peft_dir.is_dir():
+        raise FileNotFoundError(f"{peft_dir}: PEFT adapter directory not found")
+    cfg_path, w_path = peft_dir / "adapter_config.json", peft_dir / "adapter_model.safetensors"
+    for p in (cfg_path, w_path):
+        if not p.is_file():
+            raise FileNotFoundError(f"{p}: not found (a PEFT LoRA directory holds adapter_config.json and "
+                                    "adapter_model.safetensors)")
+    try:
+        cfg = json.loads(cfg_path.read_text())
+        r, alpha, modules = int(cfg["r"]), float(cfg["lora_alpha"]), cfg["target_modules"]
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{cfg_path}: not valid JSON ({e})") from None
+    except KeyError as e:
+        raise ValueError(f"{cfg_path}: missing key {e.args[0]!r}") from None
+    except (TypeError, ValueError):
+        raise ValueError(f"{cfg_path}: r={cfg.get('r')!r} and lora_alpha={cfg.get('lora_alpha')!r} "
+                         "must be numbers") from None
+    if cfg.get("peft_type", "LORA") != "LORA":
+        raise ValueError(f"{cfg_path}: peft_type {cfg['peft_type']!r}, expected 'LORA'")
+    for key in ("use_dora", "use_rslora", "rank_pattern", "alpha_pattern", "layers_to_transform"):
+        if cfg.get(key):  # variants whose math or layout is not plain LoRA on every layer
+            raise ValueError(f"{cfg_path}: {key}={cfg[key]!r} is not supported (plain LoRA on every layer only)")
+    ours = {HF_NAME[t].split(".")[1]: t for t in TARGETS}  # q_proj -> wq, ...
+    if not isinstance(modules, list) or not modules:
+        raise ValueError(f"{cfg_path}: target_modules={modules!r}; expected a list of names from {sorted(ours)}")
+    unknown = sorted(set(modules) - set(ours))
+    if unknown:
+        raise ValueError(f"{cfg_path}: unknown target modules {unknown}; Llama's linears are {sorted(ours)}")
+    targets = [t for t in TARGETS if HF_NAME[t].split(".")[1] in modules]
+    try:
+        sd = load_file(w_path)
+    except Exception as e:  # truncated or not safetensors: name the file, not the parser's internals
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"{w_path}: unreadable safetensors file ({reason})") from None
+
+    args, shapes, weights = model.args, linear_shapes(model.args), []
+    for l, t in module_order(args.n_layers, targets):
+        name, prefix = f"layers.{l}.{PARENT[t]}.{t}", f"base_model.model.model.layers.{l}.{HF_NAME[t]}"
+        A, B = sd.pop(f"{prefix}.lora_A.weight", None), sd.pop(f"{prefix}.lora_B.weight", None)
+        if A is None or B is None:
+            raise ValueError(f"{w_path}: no {prefix}.lora_{'A' if A is None else 'B'}.weight for {name} "
+                             f"(the base model has {args.n_layers} layers)")
+        i, o = shapes[t]
+        if A.shape != (r, i) or B.shape != (o, r):
+            raise ValueError(f"{w_path}: {name} ({HF_NAME[t]}): the adapter (A {tuple(A.shape)}, B {tuple(B.shape)}) "
+                             f"fits a {(B.shape[0], A.shape[-1])} weight, the base model's is {(o, i)} (r={r})")
+        if t in ("wq", "wk"):
+            B = meta_permute(B, args.n_heads if t == "wq" else args.n_kv_heads)
+        weights.append((A, B))
+    if sd:
+        extra = sorted(sd)
+        raise ValueError(f"{w_path}: {len(extra)} tensors the base model has no place for, e.g. {extra[0]} "
+                         f"(the base model has {args.n_layers} layers)")
+
+    inject(model, "plain", targets, rank=r, alpha=alpha, n_tasks=1)
+    with torch.no_grad():
+        for (_, m), (A, B) in zip(lora_modules(model), weights):
+            m.lora_A.copy_(A[None])
+            m.lora_B.copy_(B[None])
+    return model

@@ -112,7 +112,8 @@ def apply_rotary_emb(xq, xk, freqs_cis):
     # Meta's interleaved layout: pairs (x[2i], x[2i+1]) rotate together. x: (B, T, H, hd)
     xq_ = torch.view_as_complex(xq.float().reshape(*xq.shape[:-1], -1, 2))
     xk_ = torch.view_as_complex(xk.float().reshape(*xk.shape[:-1], -1, 2))
-    freqs_cis = freqs_cis[None, :, None, :]  # (1, T, 1, hd/2)
+    # (T, hd/2) shared by all rows, or (B, T, hd/2) per row (left-padded batches) -> broadcast over heads
+    freqs_cis = freqs_cis.unsqueeze(-2)
     xq_out = torch.view_as_real(xq_ * freqs_cis).flatten(3)
     xk_out = torch.view_as_real(xk_ * freqs_cis).flatten(3)
     return xq_out.type_as(xq), xk_out.type_as(xk)
@@ -141,22 +142,34 @@ class Attention(nn.Module):
         self.wo = nn.Linear(self.n_heads * self.head_dim, args.dim, bias=False)
         self.cache_k = self.cache_v = None  # (max_batch, max_seq, n_kv_heads, hd) when the KV cache is on
 
-    def forward(self, x, start_pos: int, freqs_cis):
+    def forward(self, x, start_pos: Union[int, torch.Tensor], freqs_cis, mask: Optional[torch.Tensor] = None):
+        """x (B, T, dim) at cache slots start_pos..start_pos + T - 1.
+
+        mask (B, 1, T, S) bool, True = may attend; None = causal. start_pos as a (T,) long tensor of
+        slots (decode_step): fixed shapes for torch.compile, keys are the whole cache and mask hides
+        the unwritten slots.
+        """
         B, T, _ = x.shape
         xq = self.wq(x).view(B, T, self.n_heads, self.head_dim)
         xk = self.wk(x).view(B, T, self.n_kv_heads, self.head_dim)
         xv = self.wv(x).view(B, T, self.n_kv_heads, self.head_dim)
         xq, xk = apply_rotary_emb(xq, xk, freqs_cis)
 
-        if self.cache_k is not None:
+        if torch.is_tensor(start_pos):
+            self.cache_k.index_copy_(1, start_pos, xk)  # cache batch == B: setup_cache(B, ...)
+            self.cache_v.index_copy_(1, start_pos, xv)
+            xk, xv = self.cache_k, self.cache_v
+        elif self.cache_k is not None:
             self.cache_k[:B, start_pos:start_pos + T] = xk
             self.cache_v[:B, start_pos:start_pos + T] = xv
             xk, xv = self.cache_k[:B, :start_pos + T], self.cache_v[:B, :start_pos + T]
 
         q = xq.transpose(1, 2)  # (B, H, T, hd)
-        k = repeat_kv(xk, self.n_rep).transpose(1, 2)  # (B, H, S, hd), S = start_pos + T
+        k = repeat_kv(xk, self.n_rep).transpose(1, 2)  # (B, H, S, hd), S = start_pos + T or the cache length
         v = repeat_kv(xv, self.n_rep).transpose(1, 2)
-        if T > 1 and start_pos > 0:
+        if mask is not None:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        elif T > 1 and start_pos > 0:
             # chunked prefill: query i sits at position start_pos + i and sees keys 0..start_pos + i
             mask = torch.ones(T, start_pos + T, dtype=torch.bool, device=x.device).tril(start_pos)
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
@@ -185,8 +198,8 @@ class TransformerBlock(nn.Module):
         self.attention_norm = RMSNorm(args.dim, eps=args.norm_eps)
         self.ffn_norm = RMSNorm(args.dim, eps=args.norm_eps)
 
-    def forward(self, x, start_pos: int, freqs_cis):
-        h = x + self.attention(self.attention_norm(x), start_pos, freqs_cis)
+    def forward(self, x, start_pos, freqs_cis, mask=None):
+        h = x + self.attention(self.attention_norm(x), start_pos, freqs_cis, mask)
         return h + self.feed_forward(self.ffn_norm(h))
 
 
@@ -224,30 +237,55 @@ class Transformer(nn.Module):
         for layer in self.layers:
             layer.attention.cache_k = layer.attention.cache_v = None
 
-    def forward_hidden(self, tokens: torch.Tensor, start_pos: int = 0) -> torch.Tensor:
-        """tokens (B, T) -> final-norm hidden states (B, T, dim)."""
+    def forward_hidden(self, tokens: torch.Tensor, start_pos: int = 0,
+                       pad: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """tokens (B, T) -> final-norm hidden states (B, T, dim). pad: see forward."""
         T = tokens.shape[1]
         if start_pos + T > self.args.max_seq_len:
             raise ValueError(f"sequence of {start_pos + T} tokens exceeds max_seq_len={self.args.max_seq_len}")
         if self.freqs_cis.device != tokens.device:
             self.init_rope(tokens.device)
-        freqs_cis = self.freqs_cis[start_pos:start_pos + T]
+        mask = None
+        if pad is None:
+            freqs_cis = self.freqs_cis[start_pos:start_pos + T]  # (T, hd/2)
+        else:
+            freqs_cis, mask = self.padded_rope_and_mask(start_pos, T, pad)
         h = self.tok_embeddings(tokens)
         for layer in self.layers:
             if self.gradient_checkpointing and torch.is_grad_enabled():
-                h = checkpoint(layer, h, start_pos, freqs_cis, use_reentrant=False)
+                h = checkpoint(layer, h, start_pos, freqs_cis, mask, use_reentrant=False)
             else:
-                h = layer(h, start_pos, freqs_cis)
+                h = layer(h, start_pos, freqs_cis, mask)
         return self.norm(h)
 
-    def forward(self, tokens: torch.Tensor, start_pos: int = 0, output_mask: Optional[torch.Tensor] = None):
+    def padded_rope_and_mask(self, start_pos, T: int, pad: torch.Tensor, S: Optional[int] = None):
+        """RoPE table and attention mask for left-padded rows: row i's slots < pad[i] are padding.
+
+        Slots start_pos..start_pos + T - 1 are queried (start_pos: int or a (1,) tensor); keys are
+        slots 0..S - 1 (default start_pos + T). Returns freqs_cis (B, T, hd/2) at each row's own
+        positions (slot - pad[i]) and mask (B, 1, T, S), True where query slot q may see key slot j:
+        j <= q and j >= pad[i]. A padding query sees itself only, so no row of the softmax is empty
+        (an all-False row would make SDPA return NaN); its output is never seen by a real token.
+        """
+        q = start_pos + torch.arange(T, device=pad.device)  # (T,) query slots
+        j = torch.arange(start_pos + T if S is None else S, device=pad.device)  # (S,) key slots
+        pos = (q[None, :] - pad[:, None]).clamp(min=0)  # (B, T)
+        causal = j[None, :] <= q[:, None]  # (T, S)
+        mask = causal & ((j[None, None, :] >= pad[:, None, None]) | (j[None, :] == q[:, None]))  # (B, T, S)
+        return self.freqs_cis[pos], mask[:, None]
+
+    def forward(self, tokens: torch.Tensor, start_pos: int = 0, output_mask: Optional[torch.Tensor] = None,
+                pad: Optional[torch.Tensor] = None):
         """tokens (B, T) -> fp32 logits (B, T, vocab).
 
         output_mask (B, T) bool: project only those positions and return (N, vocab), N = mask.sum(),
         in row-major order. Training needs logits only on target tokens, and the 128k-vocabulary
         head is a large share of the compute and the memory.
+        pad (B,) long: left padding. Row i's first pad[i] slots (of the cache, or of tokens when
+        start_pos == 0) are padding: no token attends to them, and the row's positions count from
+        0 at slot pad[i]. Each row then computes what it would alone (up to float rounding).
         """
-        h = self.forward_hidden(tokens, start_pos)
+        h = self.forward_hidden(tokens, start_pos, pad)
         if output_mask is not None:
             h = h[output_mask]
         return self.output(h).float()
@@ -438,16 +476,52 @@ class Tokenizer:
 # ----------------------------------------------------------------------------- generation
 
 
+def decode_step(model: Transformer, token: torch.Tensor, pos: torch.Tensor, pad: torch.Tensor,
+                block=None) -> torch.Tensor:
+    """One greedy step on a static KV cache: token (B, 1) goes to cache slot pos ((1,) long) of rows
+    left-padded by pad (B,) -> next token (B,). Keys are the whole cache, with the slots after pos
+    masked, so every shape is the same at every step (gpt-fast's decode_one_token).
+    block(layer, h, pos, freqs_cis, mask) runs one layer: compiled_block() compiles a layer once and
+    every layer reuses that code (regional compilation: minutes less than compiling the whole step)."""
+    S = model.layers[0].attention.cache_k.shape[1]
+    freqs_cis, mask = model.padded_rope_and_mask(pos, 1, pad, S)
+    h = model.tok_embeddings(token)
+    for layer in model.layers:
+        h = (block or _run_block)(layer, h, pos, freqs_cis, mask)
+    return model.output(model.norm(h[:, -1])).float().argmax(-1)
+
+
+def _run_block(layer, h, pos, freqs_cis, mask):
+    return layer(h, pos, freqs_cis, mask)
+
+
+_compiled_block = None
+
+
+def compiled_block():
+    global _compiled_block
+    if _compiled_block is None:
+        _compiled_block = torch.compile(_run_block, dynamic=False)
+    return _compiled_block
+
+
 @torch.inference_mode()
 def generate(model: Transformer, tokenizer: Tokenizer, prompts: Sequence[Union[str, Sequence[int]]],
-             max_new_tokens: int, stop: Optional[Collection[int]] = None) -> List[str]:
+             max_new_tokens: int, stop: Optional[Collection[int]] = None, compile: bool = False) -> List[str]:
     """Batched greedy decoding with the KV cache; returns each prompt's completion, without the stop token.
 
-    Prompts of different lengths are right-padded into one (B, L) buffer, as in Meta's reference
-    generation: decoding starts at the shortest prompt's end, and a row still inside its prompt
-    takes its prompt token instead of the prediction. Every row therefore sees exactly the tokens
-    and positions it would see alone, so batched output equals one-prompt-at-a-time output.
-    Adapters set on the model (lora.py) apply as they are; per-row adapters must match the rows.
+    Prompts of different lengths are left-padded into one (B, L) buffer and prefilled in one forward
+    pass; each row's positions start at its first real token and its padding is hidden from
+    attention (Transformer.forward's pad), so each row sees exactly the tokens and positions it
+    would see alone: batched output equals one-prompt-at-a-time output (the logits agree up to float
+    rounding, as padding changes the matmul shapes). Then every row advances one token per step;
+    a row that has stopped rides along until all have. Rows keep their order, so adapters set on
+    the model (lora.py, per-row with row_index) apply as they are.
+
+    compile=True runs the decode steps through decode_step with torch.compile'd layers on a static
+    cache (fixed shapes: its length is rounded up to a multiple of 256, so different prompt lengths
+    mostly share one compiled graph; a new batch size or length bucket compiles again). The first
+    call compiles: 1-2 minutes on a 2-core CPU.
     """
     prompt_tokens = [tokenizer.encode(p, bos=tokenizer.add_bos, eos=False) if isinstance(p, str) else list(p)
                      for p in prompts]
@@ -456,39 +530,44 @@ def generate(model: Transformer, tokenizer: Tokenizer, prompts: Sequence[Union[s
     stop_set = set(tokenizer.stop_tokens if stop is None else stop)
     B, max_seq_len = len(prompt_tokens), model.args.max_seq_len
     lens = [len(p) for p in prompt_tokens]
-    if max(lens) >= max_seq_len:
-        raise ValueError(f"generate: a prompt of {max(lens)} tokens leaves no room within max_seq_len={max_seq_len}")
-    total = min(max_seq_len, max(lens) + max_new_tokens)
+    L = max(lens)
+    if L >= max_seq_len:
+        raise ValueError(f"generate: a prompt of {L} tokens leaves no room within max_seq_len={max_seq_len}")
+    total = min(max_seq_len, L + max_new_tokens)
+    cache_len = min(max_seq_len, -(-total // 256) * 256) if compile else total
     device = model.output.weight.device
 
-    tokens = torch.zeros(B, total, dtype=torch.long, device=device)
-    in_prompt = torch.zeros(B, total, dtype=torch.bool, device=device)
+    tokens = torch.zeros(B, total, dtype=torch.long, device=device)  # padding holds id 0, never attended to
     for i, p in enumerate(prompt_tokens):
-        tokens[i, :len(p)] = torch.tensor(p, dtype=torch.long)
-        in_prompt[i, :len(p)] = True
+        tokens[i, L - len(p):L] = torch.tensor(p, dtype=torch.long)
+    pad = torch.tensor([L - n for n in lens], dtype=torch.long, device=device)
+    pad_or_none = pad if L > min(lens) else None  # equal lengths: plain causal attention
     stop_ids = torch.tensor(sorted(stop_set), dtype=torch.long, device=device)
     done = torch.zeros(B, dtype=torch.bool, device=device)
-    last = torch.zeros(B, 1, dtype=torch.bool, device=device)  # output_mask picking each row's last position
+    last = torch.zeros(B, L, dtype=torch.bool, device=device)
+    last[:, -1] = True  # output_mask: logits at each row's last prompt token only
+    block = compiled_block() if compile else None
 
-    model.setup_cache(B, total)
+    model.setup_cache(B, cache_len)
     try:
-        prev = 0
-        for cur in range(min(lens), total):
-            chunk = tokens[:, prev:cur]
-            mask = torch.cat([torch.zeros_like(chunk, dtype=torch.bool)[:, 1:], ~last], dim=1)
-            next_token = model(chunk, start_pos=prev, output_mask=mask).argmax(-1)  # (B,)
-            next_token = torch.where(in_prompt[:, cur], tokens[:, cur], next_token)
+        next_token = model(tokens[:, :L], output_mask=last, pad=pad_or_none).argmax(-1)  # (B,)
+        end = L
+        for cur in range(L, total):
             tokens[:, cur] = next_token
-            done |= ~in_prompt[:, cur] & torch.isin(next_token, stop_ids)
-            prev = cur
-            if done.all():
+            end = cur + 1
+            done |= torch.isin(next_token, stop_ids)
+            if end == total or done.all():
                 break
+            x = next_token.view(B, 1)  # contiguous, unlike a column of tokens: one compiled graph
+            if compile:
+                next_token = decode_step(model, x, torch.tensor([cur], device=device), pad, block)
+            else:
+                next_token = model(x, start_pos=cur, pad=pad_or_none)[:, -1].argmax(-1)
     finally:
         model.clear_cache()
 
     out = []
-    for i, n in enumerate(lens):
-        completion = tokens[i, n:min(n + max_new_tokens, prev + 1)].tolist()
+    for completion in tokens[:, L:end].tolist():
         for j, t in enumerate(completion):
             if t in stop_set:
                 completion = completion[:j]
@@ -514,12 +593,17 @@ if __name__ == "__main__":
     p.add_argument("--ckpt_dir", required=True, help="directory with params.json, consolidated.00.pth, tokenizer.model")
     p.add_argument("--prompt", action="append", required=True, help="a user message; repeat for a batch")
     p.add_argument("--max_new_tokens", type=int, default=64)
+    p.add_argument("--adapter", help="a PEFT LoRA directory (lora.export_peft, hypernet.py --out) to apply")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     cli = p.parse_args()
     dtype = torch.bfloat16 if cli.device.startswith("cuda") else torch.float32  # no bf16 units on our CPUs
     try:
         model = load_model(cli.ckpt_dir, device=cli.device, dtype=dtype)
         tokenizer = Tokenizer(Path(cli.ckpt_dir) / "tokenizer.model")
+        if cli.adapter:
+            import lora  # lora imports model: only here, never at module level
+
+            lora.load_peft(model, cli.adapter)
     except (OSError, ValueError) as e:
         sys.exit(f"error: {e}")
     for q, a in zip(cli.prompt, generate(model, tokenizer, [chat_prompt(tokenizer, q) for q in cli.prompt],

@@ -116,6 +116,27 @@ def test_per_row_adapters_equal_each_row_alone(kind):
     assert (bank(x) - batched).abs().max() < 1e-5
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_mixed_task_generation_equals_one_task_at_a_time(kind):
+    """generate() on a batch mixing tasks (per-row adapters, prompts of mixed lengths) == each
+    prompt generated alone with its task's adapter, token for token."""
+    from model import generate
+    from test_model import IdTokenizer, mixed_prompts
+
+    model = lora.inject(random_model(5, max_seq_len=64), kind, **LORA)
+    prompts, rows = mixed_prompts(), torch.tensor([2, 0, 1, 2])
+    ad = random_adapters(model, 3)
+    lora.set_weights(model, ad, rows)
+    batched = generate(model, IdTokenizer(), prompts, 10, stop=set())
+    alone = []
+    for p, t in zip(prompts, rows.tolist()):
+        lora.set_weights(model, [(A[t:t + 1], B[t:t + 1]) for A, B in ad])
+        alone.append(generate(model, IdTokenizer(), [p], 10, stop=set())[0])
+    assert batched == alone
+    lora.set_weights(model, ad, torch.tensor([1, 1, 1, 1]))
+    assert generate(model, IdTokenizer(), prompts, 10, stop=set()) != batched  # the adapters matter
+
+
 def test_owned_bank_trains_only_adapters():
     model = lora.inject(random_model(), "plain", n_tasks=2, **LORA)
     base = {k: v.clone() for k, v in model.state_dict().items() if "lora_" not in k}
@@ -178,3 +199,126 @@ def test_bf16_model_runs_adapter_math_in_bf16():
     with lora.disabled(model):
         base = model(x)
     assert torch.equal(model(x), base)
+
+
+# ----------------------------------------------------------------------------- load_peft: the inverse of export_peft
+
+def hypernet_export(tmp_path, text="Spell the word backwards."):
+    """A hypernetwork-adapted tiny model, its adapter exported as PEFT -> (model with the adapter set, dir)."""
+    from hypernet import HyperNetConfig, HyperNetwork, export_from_text
+    from test_hypernet import SMALL, TEXTS, ByteTokenizer
+
+    model = random_model()
+    torch.manual_seed(0)
+    hn = HyperNetwork(HyperNetConfig(**SMALL), model.args)
+    hn.inject(model)
+    torch.nn.init.normal_(hn.head.weight)
+    hn.fit_task_stats(model, ByteTokenizer(), TEXTS)
+    export_from_text(hn, model, ByteTokenizer(), text, tmp_path, model.args)
+    with torch.no_grad():
+        lora.set_weights(model, hn.adapters(hn(hn.encode_tasks(model, ByteTokenizer(), [text]))))
+    return model, tmp_path
+
+
+def test_load_peft_reproduces_hypernetwork_adapted_logits(tmp_path):
+    adapted_model, peft_dir = hypernet_export(tmp_path)
+    x = tokens()
+    with torch.no_grad():
+        adapted = adapted_model(x)
+        with lora.disabled(adapted_model):
+            base = adapted_model(x)
+    model = lora.load_peft(random_model(), peft_dir)  # a fresh base model, no hypernetwork
+    cfg = lora.lora_config(model)
+    assert (cfg["kind"], cfg["rank"], cfg["alpha"], cfg["n_tasks"], cfg["targets"]) == \
+        ("plain", 4, 8.0, 1, list(lora.TARGETS))
+    with torch.no_grad():
+        got = model(x)
+    assert (adapted - base).abs().max() > 1e-2  # the adapter matters
+    assert (got - adapted).abs().max() < 1e-4
+    # the rotary permutation is undone: wq/wk B rows equal the hypernetwork's effective B exactly
+    for (_, m), (_, ref) in zip(lora.lora_modules(model), lora.lora_modules(adapted_model)):
+        A, B = lora.task_delta(ref)
+        assert torch.allclose(m.lora_A[0], A, atol=1e-6) and torch.allclose(m.lora_B[0], B, atol=1e-6)
+    lora.merge(model)  # a loaded adapter merges like any other
+    with torch.no_grad():
+        assert (model(x) - adapted).abs().max() < 1e-4
+
+
+def test_load_peft_errors(tmp_path):
+    from safetensors.torch import load_file, save_file
+    from test_model import one_line
+
+    _, peft_dir = hypernet_export(tmp_path / "ok")
+
+    def broken(name, config=None, tensors=None):
+        d = tmp_path / name
+        d.mkdir()
+        cfg = json.loads((peft_dir / "adapter_config.json").read_text())
+        (d / "adapter_config.json").write_text(json.dumps({**cfg, **(config or {})}))
+        save_file(tensors if tensors is not None else load_file(peft_dir / "adapter_model.safetensors"),
+                  d / "adapter_model.safetensors")
+        return d
+
+    cases = [
+        (tmp_path / "nope", FileNotFoundError, "nope: PEFT adapter directory not found"),
+        (broken("rslora", {"use_rslora": True}), ValueError, "use_rslora=True is not supported"),
+        (broken("regex", {"target_modules": ".*proj"}), ValueError, "target_modules='.*proj'; expected a list"),
+        (broken("unknown", {"target_modules": ["q_proj", "qkv_proj", "lm_head"]}), ValueError,
+         "unknown target modules ['lm_head', 'qkv_proj']; Llama's linears are"),
+    ]
+    sd = load_file(peft_dir / "adapter_model.safetensors")
+    cases.append((broken("partial", tensors={k: v for k, v in sd.items() if ".layers.1." not in k}), ValueError,
+                  "no base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight for layers.1.attention.wq "
+                  "(the base model has 2 layers)"))
+    extra = {**sd, "base_model.model.model.layers.2.mlp.up_proj.lora_A.weight": torch.zeros(4, 64)}
+    cases.append((broken("deeper", tensors=extra), ValueError, "1 tensors the base model has no place for"))
+    missing_file = broken("nofile")
+    (missing_file / "adapter_model.safetensors").unlink()
+    cases.append((missing_file, FileNotFoundError, "nofile/adapter_model.safetensors: not found"))
+    truncated = broken("truncated")
+    blob = (truncated / "adapter_model.safetensors").read_bytes()
+    (truncated / "adapter_model.safetensors").write_bytes(blob[: len(blob) // 2])
+    cases.append((truncated, ValueError, "adapter_model.safetensors: unreadable safetensors file"))
+    for d, exc, msg in cases:
+        model = random_model()
+        with pytest.raises(exc) as e:
+            lora.load_peft(model, d)
+        assert msg in one_line(e), d
+        assert not lora.lora_modules(model)  # nothing injected on error
+
+    wide = random_model(dim=128)  # another base model: every shape differs, the first is named
+    with pytest.raises(ValueError) as e:
+        lora.load_peft(wide, peft_dir)
+    assert ("layers.0.attention.wq (self_attn.q_proj): the adapter (A (4, 64), B (64, 4)) fits a (64, 64) "
+            "weight, the base model's is (128, 128)") in one_line(e)
+
+
+def test_model_cli_with_adapter(tmp_path):
+    """python model.py --ckpt_dir ... --adapter DIR --prompt ...: the adapted model's answer, no transformers."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT, make_tiny_ckpt
+    from model import Tokenizer, chat_prompt, generate
+
+    ckpt = make_tiny_ckpt(tmp_path / "base", tokenizer="bytes", vocab_size=259)  # bytes + 3 specials
+    model = lora.inject(load_model(ckpt), "lightweight", n_tasks=1, **LORA)
+    with torch.no_grad():
+        for p in lora.lora_parameters(model):
+            p.normal_(0, 0.5)
+    lora.export_peft(model, tmp_path / "adapter", model.args)
+    tok = Tokenizer(ckpt / "tokenizer.model")
+    prompt = chat_prompt(tok, "Name a colour.")
+    adapted = generate(lora.load_peft(load_model(ckpt), tmp_path / "adapter"), tok, [prompt], 8)[0]
+    base = generate(load_model(ckpt), tok, [prompt], 8)[0]
+    assert adapted != base
+
+    def cli(*extra):
+        return subprocess.run([sys.executable, "model.py", "--ckpt_dir", str(ckpt), "--prompt", "Name a colour.",
+                               "--max_new_tokens", "8", *extra], cwd=ROOT, capture_output=True, text=True)
+
+    r = cli("--adapter", str(tmp_path / "adapter"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == f"> Name a colour.\n{adapted.strip()}\n\n"
+    r = cli("--adapter", str(tmp_path / "missing"))
+    assert r.returncode != 0 and r.stderr.strip() == f"error: {tmp_path / 'missing'}: PEFT adapter directory not found"

@@ -79,14 +79,19 @@ def test_bf16_forward_runs_and_keeps_rope_fp32(tiny_ckpt):
 # ----------------------------------------------------------------------------- generation
 
 def greedy_uncached(model, prompt, n, stop):
-    tokens = list(prompt)
+    """Reference greedy decoding: the whole sequence through forward at every step, no cache, no padding.
+    Also returns the smallest top-1 minus top-2 logit gap met: a gap far above float rounding means
+    another correct implementation (other matmul shapes) must pick the same tokens."""
+    tokens, gap = list(prompt), float("inf")
     with torch.no_grad():
         for _ in range(n):
-            t = model(torch.tensor([tokens]))[0, -1].argmax().item()
+            top2 = model(torch.tensor([tokens]))[0, -1].topk(2)
+            gap = min(gap, (top2.values[0] - top2.values[1]).item())
+            t = top2.indices[0].item()
             if t in stop:
                 break
             tokens.append(t)
-    return tokens[len(prompt):]
+    return tokens[len(prompt):], gap
 
 
 class IdTokenizer:
@@ -97,25 +102,95 @@ class IdTokenizer:
         return ",".join(map(str, ids))
 
 
+def mixed_prompts(seed=4, lengths=(3, 11, 1, 7)):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randint(1, 256, (n,), generator=g).tolist() for n in lengths]
+
+
+def left_pad(prompts):
+    """(B, L) left-padded with id 0, and pad (B,): the layout generate() prefills."""
+    L = max(map(len, prompts))
+    tokens = torch.zeros(len(prompts), L, dtype=torch.long)
+    for i, p in enumerate(prompts):
+        tokens[i, L - len(p):] = torch.tensor(p)
+    return tokens, torch.tensor([L - len(p) for p in prompts])
+
+
 def test_kv_cache_generation_equals_uncached(tiny_ckpt):
     model = load_model(tiny_ckpt(), max_seq_len=64)
     prompt = torch.randint(1, 256, (9,), generator=torch.Generator().manual_seed(3)).tolist()
-    expected = greedy_uncached(model, prompt, 20, stop={0})
+    expected, gap = greedy_uncached(model, prompt, 20, stop={0})
     (got,) = generate(model, IdTokenizer(), [prompt], max_new_tokens=20)
     assert got == ",".join(map(str, expected)) and len(expected) == 20
+    assert gap > 1e-3
+
+
+def test_left_padded_prefill_equals_each_row_alone(tiny_ckpt):
+    """Batched prefill logits == per-row logits (1e-5), with and without the KV cache, and one cached
+    decode step after it; padding rows stay finite. Without pad the padded rows differ (the guard)."""
+    model = load_model(tiny_ckpt(seed=5), max_seq_len=64)
+    prompts = mixed_prompts()
+    tokens, pad = left_pad(prompts)
+    B, L = tokens.shape
+    with torch.no_grad():
+        alone = [model(torch.tensor([p]))[0] for p in prompts]  # (len, vocab) each
+        batched = model(tokens, pad=pad)
+        model.setup_cache(B, L + 1)
+        cached = model(tokens, pad=pad)
+        nxt = cached[:, -1].argmax(-1)
+        step = model(nxt[:, None], start_pos=L, pad=pad)[:, 0]  # (B, vocab)
+        model.clear_cache()
+        unpadded = model(tokens)
+    assert torch.isfinite(batched).all() and torch.isfinite(cached).all()
+    for i, p in enumerate(prompts):
+        n = len(p)
+        assert (batched[i, L - n:] - alone[i]).abs().max() < 1e-5
+        assert (cached[i, L - n:] - alone[i]).abs().max() < 1e-5
+        with torch.no_grad():
+            ref = model(torch.tensor([p + [nxt[i].item()]]))[0, -1]
+        assert (step[i] - ref).abs().max() < 1e-5
+    assert (unpadded[0, L - 3:] - alone[0]).abs().max() > 1e-2  # padding does matter when not masked
 
 
 def test_batched_generation_equals_unbatched(tiny_ckpt):
     model = load_model(tiny_ckpt(seed=5), max_seq_len=64)
-    g = torch.Generator().manual_seed(4)
-    prompts = [torch.randint(1, 256, (n,), generator=g).tolist() for n in (3, 11, 1, 7)]
+    prompts = mixed_prompts()
     # stop on a token some rows produce, so rows finish at different steps
-    stop = {int(greedy_uncached(model, prompts[1], 3, stop=set())[-1])}
+    stop = {int(greedy_uncached(model, prompts[1], 3, stop=set())[0][-1])}
+    refs = [greedy_uncached(model, p, 12, stop) for p in prompts]
+    assert min(gap for _, gap in refs) > 1e-3  # greedy is robust to rounding on these prompts
     single = [generate(model, IdTokenizer(), [p], 12, stop=stop)[0] for p in prompts]
     batched = generate(model, IdTokenizer(), prompts, 12, stop=stop)
-    assert batched == single
+    assert batched == single == [",".join(map(str, r)) for r, _ in refs]
     assert single[1].count(",") == 1  # row 1 stopped at its 3rd token
     assert max(s.count(",") for s in single) == 11  # some row ran to max_new_tokens
+    assert generate(model, IdTokenizer(), prompts[::-1], 12, stop=stop) == batched[::-1]  # rows keep order
+
+
+def compile_skip_reason():
+    import shutil
+    if not torch._dynamo.is_dynamo_supported():
+        return f"torch.compile (dynamo) is not supported on this Python / torch {torch.__version__}"
+    if not any(shutil.which(c) for c in ("c++", "g++", "clang++")):
+        return "no C++ compiler on PATH: torch.compile's CPU backend (inductor) needs one"
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(compile_skip_reason() is not None, reason=str(compile_skip_reason()))
+def test_compiled_decoding_equals_eager(tiny_ckpt):
+    """generate(compile=True): static cache + torch.compile'd decode_step, token for token as eager.
+    Slow: the first compile took 85-105 s on 2 busy cores with an empty inductor cache (~20 s cached)."""
+    model = load_model(tiny_ckpt(seed=5, n_layers=1), max_seq_len=64)
+    prompts = mixed_prompts()
+    refs = [greedy_uncached(model, p, 12, stop=set()) for p in prompts]
+    assert min(gap for _, gap in refs) > 1e-3
+    stop = {refs[1][0][2]}  # rows stop at different steps
+    eager = generate(model, IdTokenizer(), prompts, 12, stop=stop)
+    assert generate(model, IdTokenizer(), prompts, 12, stop=stop, compile=True) == eager
+    assert generate(model, IdTokenizer(), prompts, 12, stop=set(), compile=True) == \
+        [",".join(map(str, r)) for r, _ in refs]
+    assert len({e.count(",") for e in eager}) > 1
 
 
 # ----------------------------------------------------------------------------- tokenizer
