@@ -74,7 +74,11 @@ def get_parser():
     g.add_argument("--tasks_per_step", type=int, default=4, help="tasks in the global batch (mode lora: 1)")
     g.add_argument("--examples_per_task", type=int, default=4, help="instances per task in the global batch")
     g.add_argument("--grad_accum", type=int, default=1, help="global batches accumulated per optimizer step")
-    g.add_argument("--micro_batch_size", type=int, default=16, help="max examples per forward pass (one task per micro-batch)")
+    g.add_argument("--micro_batch_size", type=int, default=16, help="max examples per forward pass")
+    g.add_argument("--micro_batch_tokens", type=int, default=1024, help="max padded tokens (rows x longest) per forward pass, "
+                   "a longer example goes alone (0: no limit; --pack 1 only)")
+    g.add_argument("--pack", type=int, choices=[0, 1], default=1,
+                   help="1: tasks share micro-batches, rows grouped by length; 0: one task per micro-batch")
     g.add_argument("--n_shot", type=int, default=0, help="positive examples in each prompt")
     g.add_argument("--max_len", type=int, default=512, help="max tokens per example; the input is cut, never the target")
     g = p.add_argument_group("optimisation")
@@ -132,9 +136,11 @@ RESULT_FLAGS = ("ckpt_dir", "data_dir", "split", "mode", "tasks", "english_only"
                 "lr", "min_lr_ratio", "warmup_steps", "weight_decay", "grad_clip", "kind", "targets", "rank",
                 "lora_a", "lora_b", "alpha", "d_h", "hn_layers", "iterations", "no_module_emb", "task_examples",
                 "val_per_task", "floor", "def_dropout")
-# May differ on --resume: cadence, output, hardware; micro_batch_size and activation_checkpointing change
-# only float rounding; max_steps extends a run (the lr schedule is then stretched, main() says how).
-RESUME_FREE_FLAGS = ("out_dir", "max_steps", "micro_batch_size", "max_bad_steps", "log_every", "eval_every",
+# May differ on --resume: cadence, output, hardware; micro-batching (micro_batch_size, micro_batch_tokens,
+# pack) and activation_checkpointing change only float rounding; max_steps extends a run (the lr
+# schedule is then stretched, main() says how).
+RESUME_FREE_FLAGS = ("out_dir", "max_steps", "micro_batch_size", "micro_batch_tokens", "pack", "max_bad_steps",
+                     "log_every", "eval_every",
                      "save_every", "keep_last", "resume", "overwrite", "skip_bad_tasks", "samples",
                      "activation_checkpointing", "device")
 
@@ -143,7 +149,8 @@ ARG_RULES = [
     (("max_steps", "tasks_per_step", "examples_per_task", "grad_accum", "micro_batch_size", "max_len", "rank",
       "lora_a", "lora_b", "d_h", "hn_layers", "iterations", "log_every", "save_every", "keep_last",
       "max_bad_steps", "val_per_task"), lambda v: v >= 1, "an integer >= 1"),
-    (("n_heldout", "warmup_steps", "eval_every", "samples", "n_shot", "task_examples"), lambda v: v >= 0, "an integer >= 0"),
+    (("n_heldout", "warmup_steps", "eval_every", "samples", "n_shot", "task_examples", "micro_batch_tokens"),
+     lambda v: v >= 0, "an integer >= 0"),
     (("max_train_instances",), lambda v: v is None or v >= 1, "an integer >= 1"),
     (("lr", "alpha"), lambda v: math.isfinite(v) and v > 0, "a number > 0"),
     (("weight_decay", "grad_clip"), lambda v: math.isfinite(v) and v >= 0, "a number >= 0"),
@@ -327,25 +334,97 @@ def without_definition(args, step, inst) -> bool:
     return args.def_dropout > 0 and random.Random(f"def_dropout/{args.seed}/{step}/{inst.id}").random() < args.def_dropout
 
 
+def length_groups(lengths, max_rows, max_tokens):
+    """Cut rows sorted by decreasing length into contiguous groups of at most max_rows rows and
+    max_tokens padded tokens (rows x longest; 0: no limit; a row over it goes alone): the fewest
+    groups, and among those the least padding (dynamic programming). Returns [(start, end)]."""
+    n = len(lengths)
+    best, cut = [(0, 0)] + [None] * n, [0] * (n + 1)  # best[j]: (groups, padded tokens) for rows [0, j)
+    for j in range(1, n + 1):
+        for i in range(max(0, j - max_rows), j):
+            if max_tokens and (j - i) * lengths[i] > max_tokens and j - i > 1:
+                continue
+            c = (best[i][0] + 1, best[i][1] + (j - i) * lengths[i])
+            if best[j] is None or c < best[j]:
+                best[j], cut[j] = c, i
+    bounds, j = [], n
+    while j:
+        bounds.append((cut[j], j))
+        j = cut[j]
+    return bounds[::-1]
+
+
 def micro_batches(items, tokenizer, tasks, args, step=None):
-    """[(task_idx, Instance)] grouped by task -> [(task_idx, tokens, mask)], one task per micro-batch
-    (one adapter per forward: no padding across tasks) of at most micro_batch_size examples.
+    """[(task_idx, Instance)] -> [(row_tasks, tokens, mask)] with row_tasks[i] the task of row i.
+
+    --pack 1: rows of any tasks share a micro-batch (each row gets its own task's adapter), sorted by
+    length and cut by length_groups to cut padding. --pack 0: one task per micro-batch of at most
+    micro_batch_size rows, in the items' order. Either way the summed loss over all micro-batches is
+    the same function of the data: padding sits after the real tokens, under the causal mask.
     step: a training step (definition dropout applies); None: validation, with the definition unless the
     run trains adapter-only (def_dropout 1)."""
-    out, truncated = [], 0
-    i = 0
-    while i < len(items):
-        t, j = items[i][0], i
-        while j < len(items) and items[j][0] == t and j - i < args.micro_batch_size:
-            j += 1
-        enc = [data.encode_example(tokenizer, tasks[t], inst, args.n_shot, args.max_len,
-                                   with_definition=not (without_definition(args, step, inst) if step is not None
-                                                        else args.def_dropout >= 1))
-               for _, inst in items[i:j]]
-        truncated += sum(e.truncated for e in enc)
-        out.append((t, *data.collate(enc, tokenizer.pad_id)))
-        i = j
-    return out, truncated
+    enc = [data.encode_example(tokenizer, tasks[t], inst, args.n_shot, args.max_len,
+                               with_definition=not (without_definition(args, step, inst) if step is not None
+                                                    else args.def_dropout >= 1))
+           for t, inst in items]
+    truncated = sum(e.truncated for e in enc)
+    rows = [t for t, _ in items]
+    if args.pack:
+        order = sorted(range(len(items)), key=lambda i: -len(enc[i].tokens))  # stable: ties keep item order
+        bounds = length_groups([len(enc[i].tokens) for i in order], args.micro_batch_size, args.micro_batch_tokens)
+    else:
+        order, bounds, i = list(range(len(items))), [], 0
+        while i < len(items):
+            j = i + 1
+            while j < len(items) and rows[j] == rows[i] and j - i < args.micro_batch_size:
+                j += 1
+            bounds.append((i, j))
+            i = j
+    return [([rows[k] for k in order[i:j]], *data.collate([enc[k] for k in order[i:j]], tokenizer.pad_id))
+            for i, j in bounds], truncated
+
+
+def set_task_adapters(model, hn, W, row_tasks):
+    """Adapters for one micro-batch from W (n, M, P), the hypernetwork's output for n tasks:
+    batch row i uses W[row_tasks[i]]. One task broadcasts; several go through lora's row_index."""
+    ids = sorted(set(row_tasks))
+    if len(ids) == 1:
+        lora.set_weights(model, hn.adapters(W[ids[0]][None]))
+    else:  # only the micro-batch's tasks are folded into full-size adapters
+        row_index = torch.tensor([ids.index(t) for t in row_tasks], device=W.device)
+        lora.set_weights(model, hn.adapters(W[ids]), row_index)
+
+
+def forward_backward(model, runner, trainee, codes, micros, scale, device, ddp, on_micro=None):
+    """Forward and backward over one step's micro-batches [(row_tasks, tokens, mask)], gradients of
+    scale * (summed target-token loss) accumulated into the trainable parameters. Returns the
+    summed loss (fp64). runner is trainee, or trainee wrapped in DDP; codes is None in lora modes.
+    on_micro(i, n) is called before micro-batch i of n (a progress line)."""
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    if codes is not None:
+        # One hypernetwork pass per step for this rank's tasks. The micro-batches backpropagate
+        # into a detached copy W_in of its output, then W.backward(W_in.grad) finishes the chain
+        # rule through the hypernetwork once (and DDP all-reduces its gradients there).
+        ids = sorted({t for row_tasks, _, _ in micros for t in row_tasks})
+        W = runner(codes[ids])  # (n, M, P)
+        W_in = W.detach().requires_grad_()
+    for i, (row_tasks, tokens, mask) in enumerate(micros):
+        if on_micro is not None:
+            on_micro(i, len(micros))
+        tokens, mask = tokens.to(device), mask.to(device)
+        if codes is not None:
+            set_task_adapters(model, trainee, W_in, [ids.index(t) for t in row_tasks])  # kept through backward
+            loss = lm_loss_sum(model, tokens, mask)
+            (loss * scale).backward()
+        else:
+            with runner.no_sync() if ddp and i < len(micros) - 1 else nullcontext():
+                loss = runner(model, tokens, mask)
+                (loss * scale).backward()
+        loss_sum += loss.detach()
+    if codes is not None:
+        lora.clear_weights(model)
+        W.backward(W_in.grad)
+    return loss_sum
 
 
 def all_reduce(x: torch.Tensor, ddp: bool) -> torch.Tensor:
@@ -446,29 +525,8 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
         # DDP averages gradients over ranks: each loss is scaled by world / (all ranks' targets),
         # which makes the update the global mean over target tokens whatever the number of ranks
         scale = world / n_targets
-        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-        if hypernet:
-            # One hypernetwork pass per step for this rank's tasks. The micro-batches backpropagate
-            # into a detached copy W_in of its output, then W.backward(W_in.grad) finishes the chain
-            # rule through the hypernetwork once (and DDP all-reduces its gradients there).
-            ids = sorted({t for t, _, _ in micros})
-            W = runner(codes[ids])  # (n, M, P)
-            W_in = W.detach().requires_grad_()
-        for i, (t, tokens, mask) in enumerate(micros):
-            progress.status(f"step {step + 1}/{args.max_steps}: micro-batch {i + 1}/{len(micros)}")
-            tokens, mask = tokens.to(device), mask.to(device)
-            if hypernet:
-                lora.set_weights(model, trainee.adapters(W_in[ids.index(t)][None]))  # kept through backward
-                loss = lm_loss_sum(model, tokens, mask)
-                (loss * scale).backward()
-            else:
-                with runner.no_sync() if ddp and i < len(micros) - 1 else nullcontext():
-                    loss = runner(model, tokens, mask)
-                    (loss * scale).backward()
-            loss_sum += loss.detach()
-        if hypernet:
-            lora.clear_weights(model)
-            W.backward(W_in.grad)
+        loss_sum = forward_backward(model, runner, trainee, codes, micros, scale, device, ddp,
+                                    lambda i, n: progress.status(f"step {step + 1}/{args.max_steps}: micro-batch {i + 1}/{n}"))
         loss = all_reduce(loss_sum, ddp).item() / n_targets
 
         if not math.isfinite(loss):
@@ -533,10 +591,11 @@ def validation_loss(model, tokenizer, tasks, trainee, codes, items, args, env, s
     tells whether the adapters carry their task (val_loss_shuffled - val_loss > 0) or are one shared adapter."""
     rank, world, ddp, device, master = env
     total = torch.zeros(2, dtype=torch.float64, device=device)
-    for t, tokens, mask in micro_batches(items, tokenizer, tasks, args)[0]:
+    for row_tasks, tokens, mask in micro_batches(items, tokenizer, tasks, args)[0]:
         if codes is not None:
-            c = (t + shift) % len(codes)
-            lora.set_weights(model, trainee.adapters(trainee(codes[c:c + 1])))
+            ids = sorted(set(row_tasks))
+            shifted = [(t + shift) % len(codes) for t in ids]
+            set_task_adapters(model, trainee, trainee(codes[shifted]), [ids.index(t) for t in row_tasks])
         total[0] += lm_loss_sum(model, tokens.to(device), mask.to(device))
         total[1] += mask[:, 1:].sum()
         lora.clear_weights(model) if codes is not None else None

@@ -327,3 +327,67 @@ def test_torchrun_error_once_on_rank0_and_nonzero_exit(ckpt, tmp_path):
     assert r.returncode != 0
     assert (r.stdout + r.stderr).count("error: --lr -1.0: expected a number > 0") == 1, r.stderr[-2000:]
     assert not (tmp_path / "run").exists()
+
+
+def test_length_groups_fewest_then_least_padding():
+    """The dynamic programme against brute force over every way to cut the sorted rows."""
+    import itertools
+    import random
+    rng = random.Random(0)
+    for _ in range(30):
+        lengths = sorted((rng.randint(1, 60) for _ in range(rng.randint(1, 9))), reverse=True)
+        max_rows, max_tokens = rng.randint(1, 5), rng.choice([0, 50, 120])
+        n, best = len(lengths), None
+        for cuts in itertools.product([0, 1], repeat=n - 1):
+            starts = [0] + [i + 1 for i, c in enumerate(cuts) if c]
+            bounds = list(zip(starts, starts[1:] + [n]))
+            if all(j - i <= max_rows and (j - i == 1 or not max_tokens or (j - i) * lengths[i] <= max_tokens)
+                   for i, j in bounds):
+                cost = (len(bounds), sum((j - i) * lengths[i] for i, j in bounds))
+                best = min(best or cost, cost)
+        got = train.length_groups(lengths, max_rows, max_tokens)
+        assert got[0][0] == 0 and got[-1][1] == n and all(a[1] == b[0] for a, b in zip(got, got[1:]))
+        assert (len(got), sum((j - i) * lengths[i] for i, j in got)) == best, (lengths, max_rows, max_tokens)
+
+
+@pytest.mark.parametrize("mode", ["hypernet", "mt_lora"])
+def test_packed_step_equals_unpacked(ckpt, mode):
+    """One step's loss and gradients: tasks sharing length-sorted micro-batches (each row with its own
+    task's adapter) == one task per micro-batch, within 1e-5."""
+    import data
+    import lora
+    from model import Tokenizer, load_model
+    model = load_model(ckpt, max_seq_len=160)
+    tokenizer = Tokenizer(ckpt / "tokenizer.model")
+    tasks = data.load_tasks(None, log=None).seen
+    torch.manual_seed(0)
+    if mode == "hypernet":
+        hn = hypernet.HyperNetwork(hypernet.HyperNetConfig(rank=4, a=16, b=16, d_h=32, n_layers=1), model.args)
+        hn.inject(model)
+        codes = hn.fit_task_stats(model, tokenizer, [data.task_text(t) for t in tasks])
+        trainee = hn
+    else:
+        lora.inject(model, "plain", rank=4, n_tasks=1)
+        trainee, codes = train.LoRATrainee(model), None
+    with torch.no_grad():  # a trained state: every task's adapter non-zero and different
+        for p in trainee.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    batch = data.sample_batch(tasks, 0, seed=0, tasks_per_step=4, examples_per_task=3)
+    result = {}
+    for pack, extra in [(0, []), (1, []), (1, ["--micro_batch_size", "5", "--micro_batch_tokens", "0"])]:
+        args = train.get_args(["--ckpt_dir", str(ckpt), *TINY, "--pack", str(pack), *extra])
+        micros, _ = train.micro_batches(batch, tokenizer, tasks, args)
+        assert sorted(t for rows, _, _ in micros for t in rows) == sorted(t for t, _ in batch)
+        n_targets = sum(m[:, 1:].sum().item() for _, _, m in micros)
+        trainee.zero_grad(set_to_none=True)
+        loss = train.forward_backward(model, trainee, trainee, codes, micros, 1 / n_targets, "cpu", False)
+        grads = [p.grad.clone() for p in trainee.parameters() if p.requires_grad]
+        result[(pack, *extra)] = (micros, loss.item() / n_targets, grads)
+    (micros0, loss0, grads0), *packed = result.values()
+    assert all(len(set(rows)) == 1 for rows, _, _ in micros0) and len(micros0) == 4
+    for micros, loss, grads in packed:
+        assert len(micros) < len(micros0) and any(len(set(rows)) > 1 for rows, _, _ in micros)
+        assert abs(loss - loss0) < 1e-5, (loss, loss0)
+        for g, g0 in zip(grads, grads0):
+            assert g0.abs().max() > 0
+            torch.testing.assert_close(g, g0, rtol=1e-5, atol=1e-5 * g0.abs().max().item())
