@@ -349,7 +349,7 @@ def decode(model, tokenizer, jobs, batch_size, set_rows, nl_ids, label) -> list:
             batch.append(order[i + len(batch)])
         set_rows([jobs[j]["row"] for j in batch])
         texts = generate(model, tokenizer, [jobs[j]["prompt"] for j in batch], key[1], stop=stop | nl_ids if key[0] else stop)
-        for j, text in zip(batch, texts):
+        for j, text in zip(batch, texts):  # generate drops the stop token: of ".\n" the "." goes too (metrics ignore it)
             out[j] = (text.split("\n")[0] if key[0] else text).strip()
         i += len(batch)
         progress.update(len(batch))
@@ -620,7 +620,7 @@ def evaluate(args):
     # settings of every system ever finished here (kept across invocations that run other systems)
     cache = json.loads(prior_path.read_text()).get("cache", {}) if prior_path.is_file() else {}
     results = {"metric_version": METRIC_VERSION, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-               "command": "python eval.py " + " ".join(sys.argv[1:]), "run": str(run["dir"]), "step": run["step"],
+               "command": "python eval.py " + " ".join(args.argv), "run": str(run["dir"]), "step": run["step"],
                "settings": common, "run_config": cfg, "tasks": {"seen": [t.name for t in seen], "unseen": [t.name for t in unseen]},
                "systems": {}, "differences": {}, "diversity": {}, "speed": {}, "notes": [], "complete": False,
                "cache": cache}
@@ -758,6 +758,7 @@ def evaluate(args):
 
 def main(argv=None):
     args = get_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if (args.task is None) != (args.input is None):
         sys.exit("error: --task and --input go together (try an adapter: --task '<definition>' --input '<x>')")
     try:
