@@ -242,6 +242,27 @@ def injected(model, kind, targets, rank, a, b, alpha, seed):
             setattr(parent, t, module)
 
 
+def fold(model, inject: dict, adapters, dtype) -> list:
+    """Adapters as plain LoRA banks [(A (N, r, in), B (N, out, r))], folded once with lora's own math.
+    A lightweight adapter is applied by folding its aux matrices in at every forward call; in decoding
+    (one token per row) that fold costs more than the adapter itself, so evaluation folds once and
+    runs the model injected with plain LoRA of the same rank and scale."""
+    with injected(model, **inject):
+        lora.set_weights(model, adapters)
+        bank = [m.effective(*m.weights(), torch.float32) for _, m in lora.lora_modules(model)]
+        lora.clear_weights(model)
+    return [(A.to(dtype), B.to(dtype)) for A, B in bank]
+
+
+def set_bank_rows(model, bank, rows):
+    """Give batch row i the adapter bank[rows[i]]: only the batch's distinct adapters reach the model."""
+    uniq = sorted(set(rows))
+    device = bank[0][0].device
+    idx = torch.tensor(uniq, device=device)
+    pos = torch.tensor([uniq.index(r) for r in rows], device=device) if len(uniq) > 1 else None  # None: broadcast
+    lora.set_weights(model, [(A[idx], B[idx]) for A, B in bank], pos)
+
+
 def derangement(n: int, seed: int = 0) -> list:
     """A fixed permutation with no fixed point (n >= 2): a seeded shuffle, each entry sent to the next one."""
     order = np.random.default_rng(seed).permutation(n).tolist()
@@ -328,7 +349,7 @@ def decode(model, tokenizer, jobs, batch_size, set_rows, nl_ids, label) -> list:
             batch.append(order[i + len(batch)])
         set_rows([jobs[j]["row"] for j in batch])
         texts = generate(model, tokenizer, [jobs[j]["prompt"] for j in batch], key[1], stop=stop | nl_ids if key[0] else stop)
-        for j, text in zip(batch, texts):
+        for j, text in zip(batch, texts):  # generate drops the stop token: of ".\n" the "." goes too (metrics ignore it)
             out[j] = (text.split("\n")[0] if key[0] else text).strip()
         i += len(batch)
         progress.update(len(batch))
@@ -599,7 +620,7 @@ def evaluate(args):
     # settings of every system ever finished here (kept across invocations that run other systems)
     cache = json.loads(prior_path.read_text()).get("cache", {}) if prior_path.is_file() else {}
     results = {"metric_version": METRIC_VERSION, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-               "command": "python eval.py " + " ".join(sys.argv[1:]), "run": str(run["dir"]), "step": run["step"],
+               "command": "python eval.py " + " ".join(args.argv), "run": str(run["dir"]), "step": run["step"],
                "settings": common, "run_config": cfg, "tasks": {"seen": [t.name for t in seen], "unseen": [t.name for t in unseen]},
                "systems": {}, "differences": {}, "diversity": {}, "speed": {}, "notes": [], "complete": False,
                "cache": cache}
@@ -608,10 +629,17 @@ def evaluate(args):
     def run_system(name, settings, set_rows=lambda rows: None, rows=None, shots=0, chat=False, with_definition=True):
         """Generate (or reuse) one system's predictions over `items` (restricted to tasks with a bank row)."""
         settings = {**common, **settings}
+        if name in ("base", "fewshot", "base_chat", "fewshot_chat"):
+            del settings["ckpt"]  # the frozen model's answers: the same for every checkpoint of the run
         pred_path = out_dir / f"predictions-{name}.jsonl"
-        if not args.force and cache.get(name) == settings and pred_path.is_file():
-            recs = [json.loads(l) for l in pred_path.read_text().splitlines()]
-            print(f"{name}: reused {pred_path} ({len(recs)} predictions)", file=sys.stderr)
+        # this directory first, then the run's other evaluations (other steps) for checkpoint-free systems
+        found = [d for d in [out_dir, *sorted(out_dir.parent.iterdir())] if (d / "results.json").is_file()
+                 and (d / pred_path.name).is_file() and json.loads((d / "results.json").read_text()).get("cache", {}).get(name) == settings]
+        if found and not args.force:
+            recs = [json.loads(l) for l in (found[0] / pred_path.name).read_text().splitlines()]
+            if found[0] != out_dir:
+                write_atomic(pred_path, (found[0] / pred_path.name).read_text())
+            print(f"{name}: reused {found[0] / pred_path.name} ({len(recs)} predictions)", file=sys.stderr)
         else:
             mine = [(ti, inst) for ti, inst in items if rows is None or tasks[ti].name in rows]
             jobs = [{"prompt": prompt_ids(tokenizer, tasks[ti], inst, shots, chat, with_definition, max_len, budgets[ti]),
@@ -638,36 +666,36 @@ def evaluate(args):
     # --- the hypernetwork: one adapter per task, rows of a batch pick theirs
     if hypernet is not None:
         hn, inject = hypernet
-        with injected(model, **inject):
-            texts = [data.task_text(t, cfg.get("task_examples", 0)) for t in tasks]
-            W = hn(hn.encode_tasks(model, tokenizer, texts))  # (n_tasks, M, P)
-            rows = {t.name: i for i, t in enumerate(tasks)}
-            perm = derangement(len(tasks)) if len(tasks) > 1 else [0]
-            for name, Wn in (("hypernet", W), ("hypernet_shuffled", W[perm])):
-                if name in systems and (name == "hypernet" or len(tasks) > 1):
-                    adapters = hn.adapters(Wn)
+        texts = [data.task_text(t, cfg.get("task_examples", 0)) for t in tasks]
+        W = hn(hn.encode_tasks(model, tokenizer, texts))  # (n_tasks, M, P)
+        rows = {t.name: i for i, t in enumerate(tasks)}
+        perm = derangement(len(tasks)) if len(tasks) > 1 else [0]
+        plain = {**inject, "kind": "plain", "a": None, "b": None}
+        for name, Wn in (("hypernet", W), ("hypernet_shuffled", W[perm])):
+            if name in systems and (name == "hypernet" or len(tasks) > 1):
+                bank = fold(model, inject, hn.adapters(Wn), dtype)
+                with injected(model, **plain):
                     run_system(name, {"system": name, "adapter_only": args.adapter_only},
-                               lambda r, a=adapters: lora.set_weights(model, a, torch.tensor(r, device=args.device)),
-                               rows, with_definition=not args.adapter_only)
-            lora.clear_weights(model)
-            for part, idx in (("seen", range(len(seen))), ("unseen", range(len(seen), len(tasks)))):
-                if len(idx) > 1:
-                    results["diversity"][f"hypernet/{part}"] = adapter_diagnostics(hn.adapters(W[list(idx)]))
-            times = []
-            for text in texts[:5]:  # a task's adapter from text nobody encoded yet: encoder pass + hypernetwork
-                hn._cache.pop(text, None)
-                t0 = time.perf_counter()
-                hn.adapters(hn(hn.encode_tasks(model, tokenizer, [text])))
-                torch.cuda.synchronize() if args.device.startswith("cuda") else None
-                times.append(time.perf_counter() - t0)
-            results["speed"]["adapter_ms"] = 1e3 * float(np.median(times))
+                               lambda r, b=bank: set_bank_rows(model, b, r), rows, with_definition=not args.adapter_only)
+                    lora.clear_weights(model)
+        for part, idx in (("seen", range(len(seen))), ("unseen", range(len(seen), len(tasks)))):
+            if len(idx) > 1:
+                results["diversity"][f"hypernet/{part}"] = adapter_diagnostics(hn.adapters(W[list(idx)]))
+        times = []
+        for text in texts[:5]:  # a task's adapter from text nobody encoded yet: encoder pass + hypernetwork
+            hn._cache.pop(text, None)
+            t0 = time.perf_counter()
+            hn.adapters(hn(hn.encode_tasks(model, tokenizer, [text])))
+            torch.cuda.synchronize() if args.device.startswith("cuda") else None
+            times.append(time.perf_counter() - t0)
+        results["speed"]["adapter_ms"] = 1e3 * float(np.median(times))
 
     # --- LoRA baselines: one shared adapter, or a bank of per-task adapters
     for name, r in (("mt_lora", mt_run), ("lora", lora_run)):
         if name not in systems:
             continue
         inject, bank, names = banks[name]
-        bank = [(A.to(args.device), B.to(args.device)) for A, B in bank]
+        bank = [(A.to(args.device, dtype), B.to(args.device, dtype)) for A, B in bank]
         with injected(model, **inject):
             if name == "mt_lora":
                 run_system(name, {"system": name, "run": [str(c.resolve()) for c in r["ckpts"].values()]},
@@ -677,7 +705,7 @@ def evaluate(args):
                 if not rows:
                     raise ValueError(f"{r['dir']}: none of its {len(names)} task LoRAs is a seen task evaluated here")
                 run_system(name, {"system": name, "run": [str(c.resolve()) for c in r["ckpts"].values()]},
-                           lambda rr: lora.set_weights(model, bank, torch.tensor(rr, device=args.device)), rows)
+                           lambda rr: set_bank_rows(model, bank, rr), rows)
                 if len(rows) > 1:
                     ids = list(rows.values())
                     results["diversity"]["lora/seen"] = adapter_diagnostics([(A[ids], B[ids]) for A, B in bank])
@@ -730,6 +758,7 @@ def evaluate(args):
 
 def main(argv=None):
     args = get_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if (args.task is None) != (args.input is None):
         sys.exit("error: --task and --input go together (try an adapter: --task '<definition>' --input '<x>')")
     try:

@@ -181,6 +181,17 @@ def test_reuse_without_force(runs, capsys):
     assert (runs / "hn" / "eval" / "builtin-2" / "predictions-hypernet.jsonl").read_text() == first
     eval_main(runs, "--systems", "base")  # remembered through invocations that did not run it
     assert "base: reused" in capsys.readouterr().err
+    # another checkpoint of the run: the frozen model's answers are taken from the first evaluation
+    step1 = runs / "hn" / "step_000001"
+    import shutil
+    shutil.copytree(runs / "hn" / "step_000002", step1)
+    state = json.loads((step1 / "state.json").read_text())
+    (step1 / "state.json").write_text(json.dumps({**state, "step": 1}))
+    eval_main(runs, "--systems", "base", "--step", "1")
+    assert "base: reused" in capsys.readouterr().err
+    assert (runs / "hn" / "eval" / "builtin-1" / "predictions-base.jsonl").read_text() == \
+        (runs / "hn" / "eval" / "builtin-2" / "predictions-base.jsonl").read_text()
+    shutil.rmtree(step1)
 
 
 def test_mixed_task_batch_equals_one_task_at_a_time(tmp_path):
@@ -193,23 +204,28 @@ def test_mixed_task_batch_equals_one_task_at_a_time(tmp_path):
         hn.head.weight.normal_(0, 3.0)  # a trained-looking hypernetwork: adapters differ between tasks
         hn.head.bias.normal_(0, 0.5)
     tasks = data.load_tasks(None, log=None).seen[:4]
-    with ev.injected(model, cfg.kind, cfg.targets, cfg.rank, cfg.a, cfg.b, cfg.alpha, cfg.seed):
-        W = hn(hn.encode_tasks(model, tok, [data.task_text(t) for t in tasks])).detach()
-        adapters = hn.adapters(W)
-        rows = [0, 1, 2, 3, 1]
-        prompts = [data.encode_prompt(tok, tasks[r], tasks[r].heldout[k], max_len=150, reserve=12)[0]
-                   for k, r in enumerate(rows)]
+    W = hn(hn.encode_tasks(model, tok, [data.task_text(t) for t in tasks])).detach()
+    adapters = hn.adapters(W)
+    rows = [0, 1, 2, 3, 1]
+    prompts = [data.encode_prompt(tok, tasks[r], tasks[r].heldout[k], max_len=150, reserve=12)[0]
+               for k, r in enumerate(rows)]
+    inject = dict(kind=cfg.kind, targets=cfg.targets, rank=cfg.rank, a=cfg.a, b=cfg.b, alpha=cfg.alpha, seed=cfg.seed)
+    with ev.injected(model, **inject):  # lora.py's own per-row path, and one task at a time
         lora.set_weights(model, adapters, torch.tensor(rows))
-        batched = generate(model, tok, prompts, 12)
+        mixed = generate(model, tok, prompts, 12)
         alone = []
         for p, r in zip(prompts, rows):
             lora.set_weights(model, [(A[r:r + 1], B[r:r + 1]) for A, B in adapters])
             alone.append(generate(model, tok, [p], 12)[0])
-        lora.set_weights(model, [(A[:1] * 0, B[:1] * 0) for A, B in adapters])
-        plain = generate(model, tok, prompts, 12)
-    assert batched == alone
+        lora.clear_weights(model)
+    plain = generate(model, tok, prompts, 12)
+    bank = ev.fold(model, inject, adapters, torch.float32)  # eval's path: folded once, plain LoRA, distinct rows only
+    with ev.injected(model, **{**inject, "kind": "plain", "a": None, "b": None}):
+        ev.set_bank_rows(model, bank, rows)
+        folded = generate(model, tok, prompts, 12)
+    assert mixed == alone == folded
     assert len(set(alone)) > 1 and alone != plain  # the adapters change the answers, differently per task
-    assert [tok.encode(s, bos=False, eos=False) for s in batched] == [tok.encode(s, bos=False, eos=False) for s in alone]
+    assert [tok.encode(s, bos=False, eos=False) for s in mixed] == [tok.encode(s, bos=False, eos=False) for s in alone]
     assert not any(isinstance(m, lora.LoRALinear) for m in model.modules())  # injected() restored the model
 
 
