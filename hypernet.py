@@ -221,8 +221,12 @@ class HyperNetwork(nn.Module):
         """lora.inject with this hypernetwork's adapter config (external weights), and its floor."""
         c = self.cfg
         lora.inject(model, c.kind, c.targets, c.rank, c.a, c.b, c.alpha, c.seed, **kw)
-        if c.floor_rank:
-            lora.set_floor(model, self.floors(), c.floor_alpha / c.floor_rank)
+        return self.attach_floor(model)
+
+    def attach_floor(self, model):
+        """Put the floor (if any) under the adapters of a model injected with this config."""
+        if self.cfg.floor_rank:
+            lora.set_floor(model, self.floors(), self.cfg.floor_alpha / self.cfg.floor_rank)
         return model
 
     def floors(self):
