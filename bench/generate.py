@@ -16,9 +16,9 @@ tokens:
                  (same weights, sdpa attention, dynamic cache, greedy)
     hf_1x1       the same, one prompt at a time
 
-Every system's text must equal `ours_1x1` (checked, printed). Each system first runs once on the first
-two prompts with two new tokens (warm-up; for the compiled systems this compiles, timed separately, and a
-later call may compile again for a new batch size or cache length: see "max ms"). Then rounds alternate
+Every system's text must equal `ours_1x1` (checked, printed). Each system first runs once with two new
+tokens on the first two prompts (the compiled systems: on their own batch, which compiles; timed
+separately). Then rounds alternate
 the systems, so load from other jobs on the shared machine hits all of them alike; figures are medians
 over --repeats rounds. tokens/s counts generated tokens (B x N) over the time of the whole call (prefill
 included), both wall time and this process's CPU time: on a shared machine the CPU time (threads=1)
@@ -73,15 +73,16 @@ def hf_generate(hf, tokenizer, prompts, n_new):
 
 def bench(model, hf, tokenizer, prompts, n_new, repeats, systems):
     B = len(prompts)
-    ours = lambda ps, c=False: generate(model, tokenizer, ps, n_new, stop=(), compile=c)  # noqa: E731
+    ours = lambda ps, c=False, n=n_new: generate(model, tokenizer, ps, n, stop=(), compile=c)  # noqa: E731
     run = {"ours": lambda: ours(prompts),
            "ours_1x1": lambda: [ours([p])[0] for p in prompts],
            "compiled": lambda: ours(prompts, True),
            "compiled_1x1": lambda: [ours([p], True)[0] for p in prompts],
            "hf": lambda: hf_generate(hf, tokenizer, prompts, n_new),
            "hf_1x1": lambda: [hf_generate(hf, tokenizer, [p], n_new)[0] for p in prompts]}
-    warm = {"ours": lambda: ours(prompts[:2]), "ours_1x1": lambda: ours(prompts[:1]),
-            "compiled": lambda: ours(prompts[:2], True), "compiled_1x1": lambda: ours(prompts[:1], True),
+    # the compiled systems warm up at their own batch size: a batch size compiles once
+    warm = {"ours": lambda: ours(prompts[:2], n=2), "ours_1x1": lambda: ours(prompts[:1], n=2),
+            "compiled": lambda: ours(prompts, True, 2), "compiled_1x1": lambda: ours(prompts[:1], True, 2),
             "hf": lambda: hf_generate(hf, tokenizer, prompts[:2], 2),
             "hf_1x1": lambda: hf_generate(hf, tokenizer, prompts[:1], 2)}
     warmup = {}
