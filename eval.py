@@ -538,6 +538,8 @@ def try_adapter(args):
                                       max_len, args.max_new_tokens), "budget": args.max_new_tokens, "newline": True,
                  "row": None} for i, x in enumerate(args.input)]
     with injected(model, **inject):
+        if getattr(hn.cfg, "floor_rank", 0):  # a frozen shared LoRA under every generated adapter
+            hn.attach_floor(model)
         with lora.disabled(model):
             base = decode(model, tokenizer, jobs(True), args.batch_size, lambda rows: None, nl, "base")
         W = hn(hn.encode_tasks(model, tokenizer, [data.task_text(task, 0)]))
@@ -675,6 +677,8 @@ def evaluate(args):
             if name in systems and (name == "hypernet" or len(tasks) > 1):
                 bank = fold(model, inject, hn.adapters(Wn), dtype)
                 with injected(model, **plain):
+                    if getattr(hn.cfg, "floor_rank", 0):  # a frozen shared LoRA under every generated adapter
+                        hn.attach_floor(model)
                     run_system(name, {"system": name, "adapter_only": args.adapter_only},
                                lambda r, b=bank: set_bank_rows(model, b, r), rows, with_definition=not args.adapter_only)
                     lora.clear_weights(model)
