@@ -490,7 +490,8 @@ def get_args(argv=None):
     p.add_argument("--max_per_task", type=int, default=100, help="instances per task (SNI: 100)")
     p.add_argument("--systems", default=None, help=f"comma-separated subset of {','.join(SYSTEMS)} (default: all that apply)")
     p.add_argument("--shots", type=int, default=2, help="positive examples in the fewshot prompts")
-    p.add_argument("--adapter_only", action="store_true", help="hypernet systems: prompt without the definition")
+    p.add_argument("--adapter_only", action="store_true",
+                   help="adapter systems (hypernet, shuffled, mt_lora, lora): prompt without the definition")
     p.add_argument("--mt_lora_ckpt", default=None, help="a train.py --mode mt_lora run directory")
     p.add_argument("--lora_ckpt", default=None, help="a train.py --mode lora run directory (one LoRA per task)")
     p.add_argument("--force", action="store_true", help="regenerate systems already evaluated with the same settings")
@@ -702,14 +703,16 @@ def evaluate(args):
         bank = [(A.to(args.device, dtype), B.to(args.device, dtype)) for A, B in bank]
         with injected(model, **inject):
             if name == "mt_lora":
-                run_system(name, {"system": name, "run": [str(c.resolve()) for c in r["ckpts"].values()]},
-                           lambda rows: lora.set_weights(model, bank))
+                run_system(name, {"system": name, "run": [str(c.resolve()) for c in r["ckpts"].values()],
+                                  "adapter_only": args.adapter_only},
+                           lambda rows: lora.set_weights(model, bank), with_definition=not args.adapter_only)
             else:
                 rows = {n: i for i, n in enumerate(names) if split_of.get(n) == "seen"}
                 if not rows:
                     raise ValueError(f"{r['dir']}: none of its {len(names)} task LoRAs is a seen task evaluated here")
-                run_system(name, {"system": name, "run": [str(c.resolve()) for c in r["ckpts"].values()]},
-                           lambda rr: set_bank_rows(model, bank, rr), rows)
+                run_system(name, {"system": name, "run": [str(c.resolve()) for c in r["ckpts"].values()],
+                                  "adapter_only": args.adapter_only},
+                           lambda rr: set_bank_rows(model, bank, rr), rows, with_definition=not args.adapter_only)
                 if len(rows) > 1:
                     ids = list(rows.values())
                     results["diversity"]["lora/seen"] = adapter_diagnostics([(A[ids], B[ids]) for A, B in bank])
@@ -735,7 +738,8 @@ def evaluate(args):
     if xl:
         notes.append(f"{len(xl)} tasks with non-English outputs scored on script-aware tokens (eval.XlingualTokenizer)")
     if args.adapter_only:
-        notes.append("hypernet systems: prompts without the definition (--adapter_only)")
+        notes.append("adapter systems (hypernet, hypernet_shuffled, mt_lora, lora): prompts without the definition "
+                     "(--adapter_only); base systems keep it")
     for key, d in results["diversity"].items():
         notes.append(f"{key} adapters: mean pairwise cosine {d['cos']:.4f}, task share of the energy {d['task_share']:.4f}")
     sp = results["speed"]

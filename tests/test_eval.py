@@ -294,3 +294,23 @@ def test_try_an_adapter(runs, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "task: Write the word backwards." and out[2] == "| input | base | adapted |"
     assert out[4].startswith("| hello | ") and out[5].startswith("| a\\|b | ") and len(out) == 6
+
+
+def test_floor_hypernet_evaluates_as_its_mt_lora(runs, capsys):
+    """A --floor run whose residual is still ~0 must answer exactly as the mt_lora under it, also with
+    --adapter_only, which takes the definition out of every adapter system's prompt."""
+    ckpt = runs / "tiny"
+    train.main(["--ckpt_dir", str(ckpt), "--out_dir", str(runs / "floor"), "--floor", str(runs / "mt"), *TINY,
+                *TINY_TRAIN, "--lr", "1e-12"])
+    for extra in ([], ["--adapter_only"]):
+        ev.main(["--ckpt", str(runs / "floor"), "--mt_lora_ckpt", str(runs / "mt"), "--systems", "hypernet,mt_lora",
+                 "--max_per_task", "2", "--max_len", "240", "--max_new_tokens", "16", *extra])
+        out = runs / "floor" / "eval" / "builtin-2"
+        hn, mt = ([json.loads(l) for l in (out / f"predictions-{s}.jsonl").read_text().splitlines()]
+                  for s in ("hypernet", "mt_lora"))
+        assert [(r["id"], r["prediction"], r["prompt_tokens"]) for r in hn] == \
+               [(r["id"], r["prediction"], r["prompt_tokens"]) for r in mt]
+        if extra:
+            assert all(r["prompt_tokens"] < p["prompt_tokens"] for r, p in zip(hn, prev))  # no definition
+        prev = hn
+    capsys.readouterr()
