@@ -219,14 +219,14 @@ def bench_peft(a, common):
     assert diff < 1e-3, "ours and transformers+PEFT disagree: not the same training"
     targets = sum(b["targets"] for b in batches[1:])
     padded = sum(b["padded"] for b in batches[1:])
-    res = {}
+    res, mem = {}, {k: weight_bytes[k] + max(peaks[k]) for k in times}
     for k in ("ours", "peft"):
-        t, mem = sum(times[k]), weight_bytes[k] + max(peaks[k])
-        res[f"{k}_target_tok_s"], res[f"{k}_peak_gb"] = round(targets / t, 2), round(mem / 1e9, 3)
+        t = sum(times[k])
+        res[f"{k}_target_tok_s"], res[f"{k}_peak_gb"] = round(targets / t, 2), round(mem[k] / 1e9, 3)
         print(f"{k:5s} {t / len(times[k]):6.2f} s/step (steps {[round(x, 2) for x in times[k]]}) {targets / t:7.2f} target tokens/s, "
-              f"{padded / t:7.1f} tokens/s; peak {mem / 1e9:.3f} GB = weights {weight_bytes[k] / 1e9:.3f} + step {max(peaks[k]) / 1e9:.3f}")
+              f"{padded / t:7.1f} tokens/s; peak {mem[k] / 1e9:.3f} GB = weights {weight_bytes[k] / 1e9:.3f} + step {max(peaks[k]) / 1e9:.3f}")
     res["speed_ratio"] = round(sum(times["peft"]) / sum(times["ours"]), 3)
-    res["memory_ratio"] = round(res["peft_peak_gb"] / res["ours_peak_gb"], 3)
+    res["memory_ratio"] = round(mem["peft"] / mem["ours"], 3)
     res["step_memory_ratio"] = round(max(peaks["peft"]) / max(peaks["ours"]), 3)
     print(f"ours / transformers+PEFT: {res['speed_ratio']:.3f}x tokens/s (goal >= 1.3), peak memory "
           f"{1 / res['memory_ratio']:.3f}x theirs (step part alone {1 / res['step_memory_ratio']:.3f}x)")
