@@ -329,9 +329,9 @@ def test_floor_is_exactly_the_multitask_lora_and_travels_with_exports(tmp_path):
         theirs = peft.PeftModel.from_pretrained(hf, str(tmp_path)).eval()(x).logits
     assert (ours - base).abs().max() > 1e-2
     assert (ours - theirs).abs().max() < 1e-4
-    lora.clear_weights(model)  # no adapter set: the base model, without the floor
+    lora.clear_weights(model)  # no adapter set: the base model, without the floor (W is back within rounding)
     with torch.no_grad():
-        assert torch.equal(model(x), base)
+        assert torch.allclose(model(x), base, atol=1e-5)
 
 
 # ----------------------------------------------------------------------------- the export command

@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 import os
 import subprocess
 import sys
@@ -191,8 +192,12 @@ def test_floor_run_starts_as_the_mt_lora_and_logs_the_conditioning_control(ckpt,
     assert state["config"]["floor_ckpt"] == str((tmp_path / "mt" / "step_000003").resolve())
     assert state["config"]["hypernet_config"]["floor_rank"] == 4
     # a floor must be an mt_lora run of the same base model
-    with pytest.raises(SystemExit, match=r"--floor .*step_000002: a --mode hypernet checkpoint; expected a --mode mt_lora one"):
-        train.main(common + ["--max_steps", "1", "--out_dir", str(tmp_path / "bad"), "--floor", str(tmp_path / "hn")])
+    capsys.readouterr()
+    code, _, err = main_exit(common + ["--max_steps", "1", "--out_dir", str(tmp_path / "bad"), "--floor", str(tmp_path / "hn")],
+                             capsys)
+    assert code == 1 and err.count("\n") == 1
+    assert re.search(r"^error: --floor .*step_000002: a --mode hypernet checkpoint; expected a --mode mt_lora one$", err.strip())
+    assert not (tmp_path / "bad").exists()
 
 
 def test_definition_dropout_is_a_pure_function_of_seed_step_and_instance():
