@@ -494,6 +494,7 @@ def get_args(argv=None):
                    help="adapter systems (hypernet, shuffled, mt_lora, lora): prompt without the definition")
     p.add_argument("--mt_lora_ckpt", default=None, help="a train.py --mode mt_lora run directory")
     p.add_argument("--lora_ckpt", default=None, help="a train.py --mode lora run directory (one LoRA per task)")
+    p.add_argument("--skip_bad_tasks", action="store_true", help="warn about corrupt or missing task files and go on")
     p.add_argument("--force", action="store_true", help="regenerate systems already evaluated with the same settings")
     p.add_argument("--batch_size", type=int, default=16, help="prompts per generation batch")
     p.add_argument("--max_new_tokens", type=int, default=128, help="cap on every task's budget of new tokens")
@@ -591,7 +592,7 @@ def evaluate(args):
     data_dir = cfg["data_dir"] if args.data_dir is None else (None if args.data_dir == "builtin" else args.data_dir)
     split = args.split or cfg["split"]
     taskset = data.load_tasks(data_dir, split, english_only=cfg["english_only"], n_heldout=cfg["n_heldout"],
-                              seed=cfg["data_seed"])
+                              seed=cfg["data_seed"], strict=not args.skip_bad_tasks)
     trained = list(run["ckpts"]) if run["mode"] == "lora" else cfg["tasks"]
     by_name = {t.name: t for t in taskset.seen}
     missing = [n for n in trained if n not in by_name]

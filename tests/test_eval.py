@@ -283,6 +283,13 @@ def test_bad_input_one_line_errors(runs, tmp_path, capsys):
     lines = (folder / "splits" / "default" / "train_tasks.txt").read_text().splitlines()
     (folder / "splits" / "default" / "train_tasks.txt").write_text("\n".join(lines[1:]) + "\n")
     assert "1 of the run's 16 training tasks are not among its train tasks" in err("--ckpt", hn, "--data_dir", folder)
+    # a corrupt unseen task file: one line naming it, or a warning and the rest with --skip_bad_tasks
+    folder = data.write_builtin_tasks(tmp_path / "sni2")
+    (folder / "tasks" / "builtin_count_words.json").write_text('{"Definition": ["x"], "Instances": [')
+    assert "builtin_count_words.json: invalid JSON" in err("--ckpt", hn, "--data_dir", folder, "--systems", "base")
+    res = ev.main(["--ckpt", str(hn), "--data_dir", str(folder), "--systems", "base", "--max_per_task", "1",
+                   "--max_len", "240", "--max_new_tokens", "8", "--skip_bad_tasks"])
+    assert len(res["tasks"]["unseen"]) == 5 and "builtin_count_words" not in res["tasks"]["unseen"]
     # and from the command line: exit status 1, one line on stderr, no traceback
     code, stderr = run_eval_cli("--ckpt", tmp_path / "nope")
     assert code == 1 and stderr.count("\n") == 0 and "Traceback" not in stderr and "no such run directory" in stderr
