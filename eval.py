@@ -29,7 +29,6 @@ Finished systems are reused when their settings match, unless --force.
 import argparse
 import json
 import math
-import os
 import string
 import sys
 import time
@@ -471,12 +470,6 @@ def detail_table(results, key) -> str:
     return "\n".join(lines)
 
 
-def write_atomic(path: Path, text: str):
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 # ----------------------------------------------------------------------------- main
 
 
@@ -642,7 +635,7 @@ def evaluate(args):
         if found and not args.force:
             recs = [json.loads(l) for l in (found[0] / pred_path.name).read_text().splitlines()]
             if found[0] != out_dir:
-                write_atomic(pred_path, (found[0] / pred_path.name).read_text())
+                lora.write_atomic(pred_path, (found[0] / pred_path.name).read_text())
             print(f"{name}: reused {found[0] / pred_path.name} ({len(recs)} predictions)", file=sys.stderr)
         else:
             mine = [(ti, inst) for ti, inst in items if rows is None or tasks[ti].name in rows]
@@ -656,10 +649,10 @@ def evaluate(args):
                 recs.append({"task": tasks[ti].name, "id": inst.id, "split": split_of[tasks[ti].name],
                              "prompt_tokens": len(job["prompt"]), "prediction": pred, "references": inst.outputs,
                              "exact_match": em, "rougeL": rl})
-            write_atomic(pred_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs))
+            lora.write_atomic(pred_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs))
         records[name], cache[name] = recs, settings
         results["systems"][name] = {"settings": settings, "summary": summarize(recs, tasks_by_name)}
-        write_atomic(prior_path, json.dumps(results, indent=1, ensure_ascii=False))  # partial: reusable after a crash
+        lora.write_atomic(prior_path, json.dumps(results, indent=1, ensure_ascii=False))  # partial: reusable after a crash
 
     # --- the base model, four prompt formats
     for name, shots, chat in (("base", 0, False), ("fewshot", args.shots, False), ("base_chat", 0, True),
@@ -756,10 +749,10 @@ def evaluate(args):
                          f"instances), {len(unseen)} unseen, at most {args.max_per_task} instances each; {results['date']}")
     results["complete"] = True
     text = table(results)
-    write_atomic(out_dir / "table.md", text)
-    write_atomic(out_dir / "per_task.md", detail_table(results, "per_task"))
-    write_atomic(out_dir / "per_category.md", detail_table(results, "per_category"))
-    write_atomic(prior_path, json.dumps(results, indent=1, ensure_ascii=False))
+    lora.write_atomic(out_dir / "table.md", text)
+    lora.write_atomic(out_dir / "per_task.md", detail_table(results, "per_task"))
+    lora.write_atomic(out_dir / "per_category.md", detail_table(results, "per_category"))
+    lora.write_atomic(prior_path, json.dumps(results, indent=1, ensure_ascii=False))
     print(text)
     print(f"wrote {out_dir}/: table.md, per_task.md, per_category.md, results.json, predictions-*.jsonl", file=sys.stderr)
     return results
