@@ -672,8 +672,7 @@ def evaluate(args):
             if name in systems and (name == "hypernet" or len(tasks) > 1):
                 bank = fold(model, inject, hn.adapters(Wn), dtype)
                 with injected(model, **plain):
-                    if getattr(hn.cfg, "floor_rank", 0):  # a frozen shared LoRA under every generated adapter
-                        hn.attach_floor(model)
+                    hn.attach_floor(model)  # a --floor run: its frozen shared LoRA under every generated adapter
                     run_system(name, {"system": name, "adapter_only": args.adapter_only},
                                lambda r, b=bank: set_bank_rows(model, b, r), rows, with_definition=not args.adapter_only)
                     lora.clear_weights(model)
