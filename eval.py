@@ -21,12 +21,16 @@ newline (the text is cut there); the same rule for every system. A task's budget
 its longest reference in tokens plus one, rounded up to a power of two (at least 8) so that tasks
 of similar lengths share batches, capped by --max_new_tokens.
 
-Output, under <run>/eval/<data name>-<step>/: table.md (printed too), per_task.md, per_category.md,
-results.json (every number, the settings, the metric version) and predictions-<system>.jsonl.
-Finished systems are reused when their settings match, unless --force.
+Output, under <run>/eval/<data name>-<step>/ (<data name>-<step>-adapter_only/ with --adapter_only):
+table.md (printed too), per_task.md, per_category.md, results.json (every number, the settings, the
+metric version) and predictions-<system>.jsonl.
+Finished systems are reused when their settings match, unless --force; two eval.py processes with
+different --systems may share a directory (one thread each: faster here than one two-threaded process),
+and a last call with every system then only assembles the table.
 """
 
 import argparse
+import fcntl
 import json
 import math
 import string
@@ -606,7 +610,7 @@ def evaluate(args):
     nl = newline_ids(tokenizer)
 
     data_name = (Path(data_dir).name if data_dir else "builtin") + ("" if split == "default" else f"_{split}")
-    out_dir = run["dir"] / "eval" / f"{data_name}-{run['step']}"
+    out_dir = run["dir"] / "eval" / f"{data_name}-{run['step']}{'-adapter_only' * args.adapter_only}"
     out_dir.mkdir(parents=True, exist_ok=True)
     common = {"metric_version": METRIC_VERSION, "ckpt": [str(c.resolve()) for c in run["ckpts"].values()],
               "ckpt_dir": str(Path(ckpt_dir).resolve()), "data_dir": data_dir and str(Path(data_dir).resolve()),
@@ -622,6 +626,15 @@ def evaluate(args):
                "systems": {}, "differences": {}, "diversity": {}, "speed": {}, "notes": [], "complete": False,
                "cache": cache}
     records = {}
+
+    def save_results():
+        """results.json, keeping the settings of systems another eval.py process (other --systems) finished
+        here meanwhile: two processes may evaluate different systems into one directory side by side."""
+        with open(out_dir / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            disk = json.loads(prior_path.read_text()).get("cache", {}) if prior_path.is_file() else {}
+            cache.update({k: v for k, v in disk.items() if k not in records})
+            lora.write_atomic(prior_path, json.dumps(results, indent=1, ensure_ascii=False))
 
     def run_system(name, settings, set_rows=lambda rows: None, rows=None, shots=0, chat=False, with_definition=True):
         """Generate (or reuse) one system's predictions over `items` (restricted to tasks with a bank row)."""
@@ -652,7 +665,7 @@ def evaluate(args):
             lora.write_atomic(pred_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs))
         records[name], cache[name] = recs, settings
         results["systems"][name] = {"settings": settings, "summary": summarize(recs, tasks_by_name)}
-        lora.write_atomic(prior_path, json.dumps(results, indent=1, ensure_ascii=False))  # partial: reusable after a crash
+        save_results()  # partial: reusable after a crash
 
     # --- the base model, four prompt formats
     for name, shots, chat in (("base", 0, False), ("fewshot", args.shots, False), ("base_chat", 0, True),
@@ -751,7 +764,7 @@ def evaluate(args):
     lora.write_atomic(out_dir / "table.md", text)
     lora.write_atomic(out_dir / "per_task.md", detail_table(results, "per_task"))
     lora.write_atomic(out_dir / "per_category.md", detail_table(results, "per_category"))
-    lora.write_atomic(prior_path, json.dumps(results, indent=1, ensure_ascii=False))
+    save_results()
     print(text)
     print(f"wrote {out_dir}/: table.md, per_task.md, per_category.md, results.json, predictions-*.jsonl", file=sys.stderr)
     return results

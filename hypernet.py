@@ -16,6 +16,8 @@ The floor (floor_rank > 0) makes "at least as good as one shared LoRA" structura
 mt_lora run (train.py --floor) is stored as frozen buffers and added under every generated
 adapter, so the hypernetwork only learns the task-dependent residual. A fresh hypernetwork over a
 floor is exactly that mt_lora (B_train starts at zero), and the residual has to earn its place.
+With floor_trainable the floor is a parameter that goes on training with H at the plain lr (the
+mt_lora continued, with the residual on top), instead of a frozen starting point.
 
 How train.py uses it:
 
@@ -75,6 +77,7 @@ class HyperNetConfig:
     # which then only has to learn the task-dependent residual (0: none)
     floor_rank: int = 0
     floor_alpha: float = 16.0
+    floor_trainable: bool = False       # the floor keeps training with H (parameters), as the mt_lora would
 
     def __post_init__(self):
         self.targets = tuple(self.targets)
@@ -117,12 +120,14 @@ class HyperNetwork(nn.Module):
         self.norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, self.P)
         self.shared = nn.Parameter(torch.zeros(M, self.P)) if cfg.shared else None  # S
-        if cfg.floor_rank:  # frozen buffers, saved with the hypernetwork: its checkpoint stands alone
-            self.floor = nn.Module()
+        if cfg.floor_rank:  # saved with the hypernetwork (its checkpoint stands alone): frozen buffers,
+            self.floor = nn.Module()  # or parameters that go on training as the mt_lora would
+            add = (lambda n, t: self.floor.register_parameter(n, nn.Parameter(t))) if cfg.floor_trainable \
+                else self.floor.register_buffer
             for m, (_, t) in enumerate(order):
                 i, o = shapes[t]
-                self.floor.register_buffer(f"A_{m}", torch.zeros(cfg.floor_rank, i))  # (r0, in)
-                self.floor.register_buffer(f"B_{m}", torch.zeros(o, cfg.floor_rank))  # (out, r0)
+                add(f"A_{m}", torch.zeros(cfg.floor_rank, i))  # (r0, in)
+                add(f"B_{m}", torch.zeros(o, cfg.floor_rank))  # (out, r0)
         self.order = order
         self.reset_head()
         self._cache = {}  # task text -> pooled code (N.B. not state: depends on the base model only)

@@ -103,8 +103,12 @@ def get_parser():
     g.add_argument("--task_examples", type=int, default=0, help="positive examples added to the hypernetwork's task text")
     g.add_argument("--floor", default=None, help="a --mode mt_lora run (or step) dir: its LoRA becomes the frozen floor "
                    "under every generated adapter, which then learns only the task-dependent residual")
+    g.add_argument("--floor_trainable", action="store_true", help="with --floor: the floor goes on training with "
+                   "the hypernetwork at --lr (the mt_lora continued, the residual on top), instead of staying frozen")
     g.add_argument("--def_dropout", type=float, default=0.0, help="fraction of training prompts without the definition "
                    "(1: adapter only, the adapter is the only carrier of the task)")
+    g.add_argument("--task_lr_mult", type=float, default=1.0, help="hypernet: lr multiplier for every parameter but the "
+                   "task-independent S and head bias (the path through which the task code acts)")
     g = p.add_argument_group("logging and checkpoints")
     g.add_argument("--log_every", type=int, default=1)
     g.add_argument("--eval_every", type=int, default=50, help="validation loss on held-out instances (0: off)")
@@ -135,7 +139,7 @@ RESULT_FLAGS = ("ckpt_dir", "data_dir", "split", "mode", "tasks", "english_only"
                 "seed", "data_seed", "tasks_per_step", "examples_per_task", "grad_accum", "n_shot", "max_len",
                 "lr", "min_lr_ratio", "warmup_steps", "weight_decay", "grad_clip", "kind", "targets", "rank",
                 "lora_a", "lora_b", "alpha", "d_h", "hn_layers", "iterations", "no_module_emb", "task_examples",
-                "val_per_task", "floor", "def_dropout")
+                "val_per_task", "floor", "floor_trainable", "def_dropout", "task_lr_mult")
 # May differ on --resume: cadence, output, hardware; micro-batching (micro_batch_size, micro_batch_tokens,
 # pack) and activation_checkpointing change only float rounding; max_steps extends a run (the lr
 # schedule is then stretched, main() says how).
@@ -152,7 +156,7 @@ ARG_RULES = [
     (("n_heldout", "warmup_steps", "eval_every", "samples", "n_shot", "task_examples", "micro_batch_tokens"),
      lambda v: v >= 0, "an integer >= 0"),
     (("max_train_instances",), lambda v: v is None or v >= 1, "an integer >= 1"),
-    (("lr", "alpha"), lambda v: math.isfinite(v) and v > 0, "a number > 0"),
+    (("lr", "alpha", "task_lr_mult"), lambda v: math.isfinite(v) and v > 0, "a number > 0"),
     (("weight_decay", "grad_clip"), lambda v: math.isfinite(v) and v >= 0, "a number >= 0"),
     (("min_lr_ratio", "def_dropout"), lambda v: 0 <= v <= 1, "a number in [0, 1]"),
 ]
@@ -169,6 +173,8 @@ def check_args(args):
         problems.append(f"--d_h {args.d_h}: expected a multiple of {HyperNetConfig.n_heads} (the decoder's heads)")
     if args.eval_every and args.n_heldout == 0:
         problems.append("--eval_every needs held-out instances: --n_heldout 0 leaves none (or set --eval_every 0)")
+    if args.floor_trainable and not args.floor:
+        problems.append("--floor_trainable needs --floor <mt_lora run>")
     if args.resume and args.overwrite:
         problems.append("--resume and --overwrite contradict each other: continue the run, or move it aside")
     return problems
@@ -473,7 +479,13 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
             print(*a, flush=True)
     hypernet = codes is not None  # trainee is the HyperNetwork; else a LoRATrainee
     params = [p for p in trainee.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.95), weight_decay=args.weight_decay)
+    groups = [{"params": params, "lr_mult": 1.0}]
+    if hypernet and args.task_lr_mult != 1:  # S, the head bias and a trainable floor move as a LoRA does
+        shared = {id(p) for p in (trainee.shared, trainee.head.bias) if p is not None}
+        shared |= {id(p) for p in trainee.floor.parameters()} if trainee.cfg.floor_rank else set()
+        groups = [{"params": [p for p in params if id(p) in shared], "lr_mult": 1.0},
+                  {"params": [p for p in params if id(p) not in shared], "lr_mult": args.task_lr_mult}]
+    optimizer = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.95), weight_decay=args.weight_decay)
     start = 0
     ckpt = latest_checkpoint(out_dir) if args.resume else None
     if ckpt is not None:
@@ -507,7 +519,7 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
         t0 = time.perf_counter()
         lr = get_lr(step, args)
         for g in optimizer.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g.get("lr_mult", 1.0)
 
         # this rank's part of the global batch, then the global target count for the normaliser
         micros, truncated = [], 0
@@ -715,7 +727,8 @@ def main(argv=None):
     hn_cfg = HyperNetConfig(kind=args.kind, targets=targets, rank=args.rank, a=args.lora_a, b=args.lora_b,
                             alpha=args.alpha, seed=args.seed, d_h=args.d_h, n_layers=args.hn_layers,
                             iterations=args.iterations, module_emb=not args.no_module_emb,
-                            floor_rank=floor["rank"] if floor else 0, floor_alpha=floor["alpha"] if floor else 16.0)
+                            floor_rank=floor["rank"] if floor else 0, floor_alpha=floor["alpha"] if floor else 16.0,
+                            floor_trainable=bool(floor) and args.floor_trainable)
     config = {**vars(args), "ckpt_dir": str(Path(args.ckpt_dir).resolve()), "world_size": world,
               "tasks": [t.name for t in tasks], "hypernet_config": asdict(hn_cfg), "data_summary": taskset.summary,
               "floor_ckpt": floor["path"] if floor else None}

@@ -1,6 +1,7 @@
 """eval.py: SNI metrics against an independent computation, and train.py -> eval.py end to end on a tiny model."""
 
 import json
+import os
 import re
 import string
 import subprocess
@@ -194,6 +195,27 @@ def test_reuse_without_force(runs, capsys):
     shutil.rmtree(step1)
 
 
+def test_two_processes_share_one_eval_directory(runs, tmp_path):
+    """make results evaluates systems in two eval.py processes side by side into one directory; a
+    last call with every system must then reuse them all (no system's settings lost to a race)."""
+    import shutil
+    hn = tmp_path / "hn"
+    shutil.copytree(runs / "hn", hn, ignore=shutil.ignore_patterns("eval"))
+    common = [sys.executable, "eval.py", "--ckpt", str(hn), "--mt_lora_ckpt", str(runs / "mt"), "--max_per_task", "2",
+              "--max_len", "240", "--max_new_tokens", "16"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen(common + ["--systems", s], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True) for s in ("base,base_chat", "hypernet,mt_lora")]
+    for p in procs:
+        assert p.wait(timeout=600) == 0, p.stderr.read()[-2000:]
+    r = subprocess.run(common + ["--systems", "base,base_chat,hypernet,mt_lora"], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert all(f"{s}: reused" in r.stderr for s in ("base", "base_chat", "hypernet", "mt_lora")), r.stderr
+    saved = json.loads((hn / "eval" / "builtin-2" / "results.json").read_text())
+    assert saved["complete"] and list(saved["systems"]) == ["base", "base_chat", "hypernet", "mt_lora"]
+
+
 def test_mixed_task_batch_equals_one_task_at_a_time(tmp_path):
     ckpt = make_tiny_ckpt(tmp_path, tokenizer="bytes", vocab_size=259, n_layers=2)
     model, tok = load_model(ckpt, max_seq_len=512), Tokenizer(ckpt / "tokenizer.model")
@@ -312,7 +334,7 @@ def test_floor_hypernet_evaluates_as_its_mt_lora(runs, capsys):
     for extra in ([], ["--adapter_only"]):
         ev.main(["--ckpt", str(runs / "floor"), "--mt_lora_ckpt", str(runs / "mt"), "--systems", "hypernet,mt_lora",
                  "--max_per_task", "2", "--max_len", "240", "--max_new_tokens", "16", *extra])
-        out = runs / "floor" / "eval" / "builtin-2"
+        out = runs / "floor" / "eval" / ("builtin-2-adapter_only" if extra else "builtin-2")
         hn, mt = ([json.loads(l) for l in (out / f"predictions-{s}.jsonl").read_text().splitlines()]
                   for s in ("hypernet", "mt_lora"))
         assert [(r["id"], r["prediction"], r["prompt_tokens"]) for r in hn] == \

@@ -334,6 +334,38 @@ def test_floor_is_exactly_the_multitask_lora_and_travels_with_exports(tmp_path):
         assert torch.allclose(model(x), base, atol=1e-5)
 
 
+def test_trainable_floor_learns_as_the_multitask_lora():
+    """floor_trainable: the floor is a parameter, and with a fresh residual (B_train = 0) its gradient is
+    exactly the gradient the mt_lora it came from gets on the same batch; frozen, it gets none."""
+    mt = random_model()
+    lora.inject(mt, "plain", rank=3, alpha=6.0, n_tasks=1)
+    g = torch.Generator().manual_seed(1)
+    for _, m in lora.lora_modules(mt):
+        m.lora_B.data.normal_(0, 0.3, generator=g)
+    state = lora.lora_state_dict(mt)["state"]
+    x = tokens()
+    lm_loss(mt, x).backward()
+    want = [(m.lora_A.grad[0], m.lora_B.grad[0]) for _, m in lora.lora_modules(mt)]
+
+    for trainable in (True, False):
+        model, hn = setup(floor_rank=3, floor_alpha=6.0, floor_trainable=trainable)
+        hn.load_floor(state)
+        codes = hn.fit_task_stats(model, ByteTokenizer(), TEXTS)
+        lora.set_weights(model, hn.adapters(hn(codes)), torch.tensor([0, 1, 2]))
+        lm_loss(model, x).backward()
+        floor = dict(hn.floor.named_parameters())
+        assert len(floor) == (2 * len(want) if trainable else 0)
+        assert {n for n, _ in hn.floor.named_buffers()} == (set() if trainable else {f"{k}_{m}" for m in range(len(want)) for k in "AB"})
+        for m, (gA, gB) in enumerate(want):
+            if trainable:
+                torch.testing.assert_close(floor[f"A_{m}"].grad, gA, rtol=1e-5, atol=1e-7)
+                torch.testing.assert_close(floor[f"B_{m}"].grad, gB, rtol=1e-5, atol=1e-7)
+        assert all(p.grad is not None for p in hn.parameters())  # H itself learns too
+        # checkpoint round trip: a trainable floor is saved under the same names as a frozen one
+        again = HyperNetwork.from_checkpoint({"hypernet_config": asdict(hn.cfg), "hypernet": hn.state_dict()}, model.args)
+        assert all(torch.equal(a, b) for fa, fb in zip(hn.floors(), again.floors()) for a, b in zip(fa, fb))
+
+
 # ----------------------------------------------------------------------------- the export command
 
 

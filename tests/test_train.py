@@ -191,6 +191,12 @@ def test_floor_run_starts_as_the_mt_lora_and_logs_the_conditioning_control(ckpt,
     state = json.loads((tmp_path / "hn" / "step_000002" / "state.json").read_text())
     assert state["config"]["floor_ckpt"] == str((tmp_path / "mt" / "step_000003").resolve())
     assert state["config"]["hypernet_config"]["floor_rank"] == 4
+    # --floor_trainable: the floor goes on training (saved under the same names); frozen, it stays the mt_lora's
+    train.main(common + ["--max_steps", "2", "--out_dir", str(tmp_path / "hn_t"), "--floor", str(tmp_path / "mt"),
+                         "--floor_trainable"])
+    mt_A = load_file(tmp_path / "mt" / "step_000003" / "trainable.safetensors")["layers.0.attention.wq.lora_A"][0]
+    frozen, trained = (load_file(tmp_path / d / "step_000002" / "trainable.safetensors")["floor.A_0"] for d in ("hn", "hn_t"))
+    assert torch.equal(frozen, mt_A) and not torch.equal(trained, mt_A)
     # a floor must be an mt_lora run of the same base model
     capsys.readouterr()
     code, _, err = main_exit(common + ["--max_steps", "1", "--out_dir", str(tmp_path / "bad"), "--floor", str(tmp_path / "hn")],
@@ -198,6 +204,26 @@ def test_floor_run_starts_as_the_mt_lora_and_logs_the_conditioning_control(ckpt,
     assert code == 1 and err.count("\n") == 1
     assert re.search(r"^error: --floor .*step_000002: a --mode hypernet checkpoint; expected a --mode mt_lora one$", err.strip())
     assert not (tmp_path / "bad").exists()
+
+
+def test_task_lr_mult_scales_only_the_task_path(ckpt, tmp_path):
+    """--task_lr_mult m: one step moves the task path (everything but S and the head bias) as lr * m
+    would, and S and the head bias as lr would: run A (lr, m=10) equals run C (10 lr) on the task path
+    and run B (lr) on the shared part."""
+    common = ["--ckpt_dir", str(ckpt), "--tasks_per_step", "4", "--examples_per_task", "2", "--max_steps", "1",
+              *TINY, "--eval_every", "0"]
+    runs = {"A": ["--lr", "1e-3", "--task_lr_mult", "10"], "B": ["--lr", "1e-3"], "C": ["--lr", "1e-2"]}
+    w = {}
+    for k, extra in runs.items():
+        train.main(common + extra + ["--out_dir", str(tmp_path / k)])
+        w[k] = load_file(tmp_path / k / "step_000001" / "trainable.safetensors")
+    shared = {"shared", "head.bias"}
+    # step 0: the head's weights are zero, so of the task path only they get a gradient
+    assert not torch.equal(w["A"]["head.weight"], w["B"]["head.weight"])
+    for name in w["A"]:
+        ref = w["B"] if name in shared else w["C"]
+        torch.testing.assert_close(w["A"][name], ref[name], rtol=1e-6, atol=1e-9, msg=name)
+    assert not torch.equal(w["A"]["shared"], w["C"]["shared"])
 
 
 def test_definition_dropout_is_a_pure_function_of_seed_step_and_instance():
@@ -241,6 +267,8 @@ def test_every_flag_is_classified_for_resume():
     ("--min_lr_ratio", "1.5", "--min_lr_ratio 1.5: expected a number in [0, 1]"),
     ("--d_h", "36", "--d_h 36: expected a multiple of 8"),
     ("--targets", "wq,wz", "--targets wq,wz: unknown ['wz']"),
+    ("--task_lr_mult", "0", "--task_lr_mult 0.0: expected a number > 0"),
+    ("--floor_trainable", "--floor_trainable", "--floor_trainable needs --floor <mt_lora run>"),
 ])
 def test_bad_flag_values_fail_before_anything_is_written(ckpt, tmp_path, capsys, flag, value, expected):
     run = tmp_path / "run"

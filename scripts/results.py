@@ -1,0 +1,195 @@
+"""The SNI results table from a fresh clone (`make results`): train, evaluate, write the table.
+
+    python scripts/results.py --data_dir ../shared/data/sni --out results/sni
+
+Two lanes run side by side, one thread each (on a 2-core CPU that beats one two-threaded job):
+
+    lane 1: mt_lora (--mt_steps, a checkpoint every 25 steps)
+    lane 2: per-task LoRA on the first --lora_tasks seen tasks that are not MMLU subjects, then the
+            hypernetwork over mt_lora's --floor_step checkpoint (waits for lane 1 to write it)
+    then:   eval.py on both lanes, systems split between them, every system on the same instances
+            (--max_per_task per task), once with the definition in the prompt and once adapter-only
+            (definition removed from the adapter systems' prompts); a last eval.py call per setting
+            only assembles the table from the two lanes' predictions
+
+Runs (checkpoints: never committed) go to --runs; logs, the tables (copied from the evaluation
+folders) and a README with the commands, machine, date and each job's wall time go to --out. Every job resumes: an interrupted `make results` continues
+where it stopped when run again (train.py --resume, eval.py reuses finished systems). The hypernetwork
+is trained as the floor experiments found best (--hn_flags); all of it is overridable.
+"""
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+HN_FLAGS = "--tasks_per_step 8 --examples_per_task 2 --task_lr_mult 10"
+
+
+def get_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n\n", 1)[1])
+    p.add_argument("--ckpt_dir", default="checkpoints/smollm2-135m", help="base model (Meta layout)")
+    p.add_argument("--data_dir", default="../shared/data/sni", help="SNI folder (tasks/, splits/)")
+    p.add_argument("--out", default="results/sni", help="output folder: README.md, tables, logs")
+    p.add_argument("--runs", default="runs/results", help="training runs and evaluation files (checkpoints)")
+    p.add_argument("--mt_steps", type=int, default=125, help="mt_lora steps (4 tasks x 4 examples each)")
+    p.add_argument("--floor_step", type=int, default=50, help="the mt_lora checkpoint the hypernetwork is trained over "
+                                                              "(a multiple of 25; 0: no floor)")
+    p.add_argument("--hn_steps", type=int, default=75, help="hypernetwork steps over the floor")
+    p.add_argument("--hn_flags", default=HN_FLAGS, help="more train.py flags for the hypernetwork")
+    p.add_argument("--lora_tasks", type=int, default=12, help="seen tasks that get a per-task LoRA (0: none)")
+    p.add_argument("--lora_steps", type=int, default=20, help="steps per task LoRA (4 examples each)")
+    p.add_argument("--max_per_task", type=int, default=5, help="eval instances per task")
+    p.add_argument("--train_flags", default="", help="more train.py flags for every run (e.g. '--max_len 256' for a smoke run)")
+    p.add_argument("--eval_flags", default="", help="more eval.py flags")
+    p.add_argument("--no_adapter_only", action="store_true", help="skip the adapter-only evaluation")
+    return p.parse_args(argv)
+
+
+class Lane(threading.Thread):
+    """Runs its jobs one after the other, each a single-threaded subprocess logging to <out>/logs/<name>.log."""
+
+    def __init__(self, name, out, jobs, times):
+        super().__init__(name=name)
+        self.out, self.jobs, self.times, self.error = out, jobs, times, None
+
+    def run(self):
+        for job in self.jobs:
+            name, cmd, wait_for = job["name"], job["cmd"], job.get("wait_for")
+            while wait_for is not None and not wait_for():
+                if any(lane.error for lane in LANES):
+                    self.error = f"{name}: not started (another lane failed)"
+                    return
+                time.sleep(10)
+            log = self.out / "logs" / f"{name}.log"
+            stamp = datetime.now(timezone.utc).strftime("%H:%M:%S")
+            print(f"[{stamp}] {self.name}: {name} -> {log}", flush=True)
+            t0 = time.time()
+            with open(log, "a") as f:
+                f.write(f"$ {shlex.join(['python', *cmd[1:]])}\n")
+                f.flush()
+                r = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
+                                   env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"})
+            self.times[name] = {"seconds": round(time.time() - t0, 1), "command": shlex.join(["python", *cmd[1:]])}
+            if r.returncode != 0:
+                tail = log.read_text().strip().splitlines()[-1:] or ["(empty log)"]
+                self.error = f"{name} failed (exit {r.returncode}): {tail[0][:300]} (whole log: {log})"
+                return
+            print(f"[{datetime.now(timezone.utc):%H:%M:%S}] {self.name}: {name} done in {time.time() - t0:.0f} s", flush=True)
+
+
+LANES = []
+
+
+def run_lanes(out, lanes, times):
+    LANES[:] = [Lane(f"lane {i + 1}", out, jobs, times) for i, jobs in enumerate(lanes)]
+    for lane in LANES:
+        lane.start()
+    for lane in LANES:
+        lane.join()
+    errors = [lane.error for lane in LANES if lane.error]
+    if errors:
+        raise SystemExit("error: " + "; ".join(errors) + " — fix it and run the same command again: finished jobs are kept")
+
+
+def lora_task_names(data_dir, n):
+    """The first n seen tasks of the split that are not MMLU subjects (51 near-identical tasks)."""
+    sys.path.insert(0, str(ROOT))
+    import data
+    seen = data.load_tasks(data_dir, log=None).seen
+    return [t.name for t in seen if "mmmlu" not in t.name][:n]
+
+
+def machine():
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                if l.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    import torch
+    return f"{os.cpu_count()} CPU cores ({cpu}), torch {torch.__version__}, Python {platform.python_version()}"
+
+
+def main(argv=None):
+    a = get_args(argv)
+    out = (ROOT / a.out).resolve()  # an absolute --out stays as it is
+    for d in (a.ckpt_dir, a.data_dir):
+        if not (ROOT / d).is_dir():
+            raise SystemExit(f"error: {d}: no such directory (run from the repository root; make demo-ckpt converts the demo model)")
+    if a.floor_step and (a.floor_step % 25 or a.floor_step > a.mt_steps):
+        raise SystemExit(f"error: --floor_step {a.floor_step}: expected a multiple of 25 up to --mt_steps {a.mt_steps}")
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    runs = (ROOT / a.runs).resolve()
+    py = [sys.executable]
+    train = py + ["train.py", "--ckpt_dir", a.ckpt_dir, "--data_dir", a.data_dir, "--resume", "--log_every", "5",
+                  "--keep_last", "100"] + shlex.split(a.train_flags)
+    mt, hn, lr = runs / "mt_lora", runs / "hypernet", runs / "lora"
+    floor = mt / f"step_{a.floor_step:06d}"
+    lora_names = lora_task_names(ROOT / a.data_dir, a.lora_tasks) if a.lora_tasks else []
+
+    jobs_mt = [{"name": "train_mt_lora", "cmd": train + ["--mode", "mt_lora", "--out_dir", str(mt), "--max_steps",
+                                                         str(a.mt_steps), "--save_every", "25", "--eval_every", "25"]}]
+    jobs_hn = []
+    if lora_names:
+        jobs_hn.append({"name": "train_lora", "cmd": train + ["--mode", "lora", "--out_dir", str(lr), "--tasks", ",".join(lora_names),
+                                                              "--max_steps", str(a.lora_steps), "--eval_every", "0",
+                                                              "--save_every", str(a.lora_steps)]})
+    jobs_hn.append({"name": "train_hypernet", "cmd": train + ["--out_dir", str(hn), "--max_steps", str(a.hn_steps),
+                                                              "--save_every", "25", "--eval_every", "25"]
+                    + (["--floor", str(floor)] if a.floor_step else []) + shlex.split(a.hn_flags),
+                    "wait_for": (lambda: (floor / "state.json").is_file()) if a.floor_step else None})
+    times = {}
+    t0 = time.time()
+    started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    run_lanes(out, [jobs_mt, jobs_hn], times)
+
+    # evaluation: the four base-model systems on one lane, the adapter systems on the other
+    ev = py + ["eval.py", "--ckpt", str(hn), "--mt_lora_ckpt", str(mt), "--max_per_task", str(a.max_per_task)] \
+        + (["--lora_ckpt", str(lr)] if lora_names else []) + shlex.split(a.eval_flags)
+    base_systems = "base,fewshot,base_chat,fewshot_chat"
+    adapter_systems = "hypernet,hypernet_shuffled,mt_lora" + ",lora" * bool(lora_names)
+    lane1 = [{"name": "eval_base", "cmd": ev + ["--systems", base_systems]}]
+    lane2 = [{"name": "eval_adapters", "cmd": ev + ["--systems", adapter_systems]}]
+    if not a.no_adapter_only:
+        lane1.append({"name": "eval_adapter_only", "cmd": ev + ["--adapter_only", "--systems", adapter_systems]})
+    run_lanes(out, [lane1, lane2], times)
+    settings = [("definition in the prompt", [])] + [("adapter only", ["--adapter_only"])] * (not a.no_adapter_only)
+    tables = []
+    for title, extra in settings:  # everything reused: this only assembles the table
+        run_lanes(out, [[{"name": "table" + "_adapter_only" * bool(extra),
+                          "cmd": ev + extra + ["--systems", base_systems + "," + adapter_systems]}]], times)
+        name = f"{Path(a.data_dir).name}-{a.hn_steps}" + "-adapter_only" * bool(extra)
+        copy = out / name
+        copy.mkdir(exist_ok=True)
+        for f in ("table.md", "per_task.md", "per_category.md", "results.json"):
+            (copy / f).write_text((hn / "eval" / name / f).read_text())
+        tables.append((title, copy))
+    write_readme(a, argv, out, started, time.time() - t0, times, lora_names, tables)
+
+
+def write_readme(a, argv, out, started, seconds, times, lora_names, tables):
+    cmd = "python scripts/results.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+    lines = [f"# SNI results ({started})", "",
+             f"Reproduce from the repository root: `{cmd.strip()}` (`make results` runs it with the defaults).", "",
+             f"Machine: {machine()}. Whole pipeline: {seconds / 60:.0f} min of wall clock.", "",
+             f"Per-task LoRA trained on {len(lora_names)} seen tasks: {', '.join(lora_names) or 'none'}.", ""]
+    for title, res_dir in tables:
+        rel = os.path.relpath(res_dir, out)
+        lines += [f"## {title}", "", (res_dir / "table.md").read_text().strip(), "",
+                  f"Per task and per category: [{rel}/per_task.md]({rel}/per_task.md), "
+                  f"[{rel}/per_category.md]({rel}/per_category.md); every number: {rel}/results.json "
+                  f"(predictions: {a.runs}/hypernet/eval/{rel}/).", ""]
+    lines += ["## Jobs", "", "| job | wall time | command |", "|---|---|---|"]
+    lines += [f"| {k} | {v['seconds'] / 60:.1f} min | `{v['command']}` |" for k, v in times.items()]
+    (out / "README.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {out / 'README.md'}")
+
+
+if __name__ == "__main__":
+    main()
