@@ -502,6 +502,13 @@ def get_args(argv=None):
     return p.parse_args(argv)
 
 
+def eval_dir(run_dir, data_dir, split, step, adapter_only=False) -> Path:
+    """Where an evaluation of a run's step goes: <run>/eval/<data name>[_<split>]-<step>[-adapter_only]/
+    (data_dir None: the built-in tasks)."""
+    data_name = (Path(data_dir).name if data_dir else "builtin") + ("" if split == "default" else f"_{split}")
+    return Path(run_dir) / "eval" / f"{data_name}-{step}{'-adapter_only' * adapter_only}"
+
+
 def load_hypernet(run, model, ckpt_dir, device):
     hc = run["config"]["hypernet_config"]
     hn = HyperNetwork(HyperNetConfig(**{**hc, "targets": tuple(hc["targets"])}), model.args)
@@ -610,7 +617,7 @@ def evaluate(args):
     nl = newline_ids(tokenizer)
 
     data_name = (Path(data_dir).name if data_dir else "builtin") + ("" if split == "default" else f"_{split}")
-    out_dir = run["dir"] / "eval" / f"{data_name}-{run['step']}{'-adapter_only' * args.adapter_only}"
+    out_dir = eval_dir(run["dir"], data_dir, split, run["step"], args.adapter_only)
     out_dir.mkdir(parents=True, exist_ok=True)
     common = {"metric_version": METRIC_VERSION, "ckpt": [str(c.resolve()) for c in run["ckpts"].values()],
               "ckpt_dir": str(Path(ckpt_dir).resolve()), "data_dir": data_dir and str(Path(data_dir).resolve()),

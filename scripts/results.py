@@ -18,7 +18,6 @@ where it stopped when run again (train.py --resume, eval.py reuses finished syst
 is trained as the floor experiments found best (--hn_flags); all of it is overridable.
 """
 import argparse
-import json
 import os
 import platform
 import shlex
@@ -30,6 +29,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+import data  # noqa: E402  (the repository's modules, from any working directory)
+from eval import eval_dir  # noqa: E402
 
 HN_FLAGS = "--tasks_per_step 8 --examples_per_task 2 --task_lr_mult 10"
 
@@ -58,28 +60,28 @@ def get_args(argv=None):
 class Lane(threading.Thread):
     """Runs its jobs one after the other, each a single-threaded subprocess logging to <out>/logs/<name>.log."""
 
-    def __init__(self, name, out, jobs, times):
+    def __init__(self, name, out, jobs, times, peers):
         super().__init__(name=name)
-        self.out, self.jobs, self.times, self.error = out, jobs, times, None
+        self.out, self.jobs, self.times, self.peers, self.error = out, jobs, times, peers, None
 
     def run(self):
         for job in self.jobs:
             name, cmd, wait_for = job["name"], job["cmd"], job.get("wait_for")
             while wait_for is not None and not wait_for():
-                if any(lane.error for lane in LANES):
+                if any(lane.error for lane in self.peers):
                     self.error = f"{name}: not started (another lane failed)"
                     return
                 time.sleep(10)
             log = self.out / "logs" / f"{name}.log"
-            stamp = datetime.now(timezone.utc).strftime("%H:%M:%S")
-            print(f"[{stamp}] {self.name}: {name} -> {log}", flush=True)
+            shown = shlex.join(["python", *cmd[1:]])  # as a user would type it
+            print(f"[{datetime.now(timezone.utc):%H:%M:%S}] {self.name}: {name} -> {log}", flush=True)
             t0 = time.time()
             with open(log, "a") as f:
-                f.write(f"$ {shlex.join(['python', *cmd[1:]])}\n")
+                f.write(f"$ {shown}\n")
                 f.flush()
                 r = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
                                    env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"})
-            self.times[name] = {"seconds": round(time.time() - t0, 1), "command": shlex.join(["python", *cmd[1:]])}
+            self.times[name] = {"seconds": round(time.time() - t0, 1), "command": shown}
             if r.returncode != 0:
                 tail = log.read_text().strip().splitlines()[-1:] or ["(empty log)"]
                 self.error = f"{name} failed (exit {r.returncode}): {tail[0][:300]} (whole log: {log})"
@@ -87,24 +89,20 @@ class Lane(threading.Thread):
             print(f"[{datetime.now(timezone.utc):%H:%M:%S}] {self.name}: {name} done in {time.time() - t0:.0f} s", flush=True)
 
 
-LANES = []
-
-
 def run_lanes(out, lanes, times):
-    LANES[:] = [Lane(f"lane {i + 1}", out, jobs, times) for i, jobs in enumerate(lanes)]
-    for lane in LANES:
+    peers = []
+    peers += [Lane(f"lane {i + 1}", out, jobs, times, peers) for i, jobs in enumerate(lanes)]
+    for lane in peers:
         lane.start()
-    for lane in LANES:
+    for lane in peers:
         lane.join()
-    errors = [lane.error for lane in LANES if lane.error]
+    errors = [lane.error for lane in peers if lane.error]
     if errors:
         raise SystemExit("error: " + "; ".join(errors) + " — fix it and run the same command again: finished jobs are kept")
 
 
 def lora_task_names(data_dir, n):
     """The first n seen tasks of the split that are not MMLU subjects (51 near-identical tasks)."""
-    sys.path.insert(0, str(ROOT))
-    import data
     seen = data.load_tasks(data_dir, log=None).seen
     return [t.name for t in seen if "mmmlu" not in t.name][:n]
 
@@ -164,11 +162,11 @@ def main(argv=None):
     for title, extra in settings:  # everything reused: this only assembles the table
         run_lanes(out, [[{"name": "table" + "_adapter_only" * bool(extra),
                           "cmd": ev + extra + ["--systems", base_systems + "," + adapter_systems]}]], times)
-        name = f"{Path(a.data_dir).name}-{a.hn_steps}" + "-adapter_only" * bool(extra)
-        copy = out / name
+        res_dir = eval_dir(hn, a.data_dir, "default", a.hn_steps, bool(extra))
+        copy = out / res_dir.name
         copy.mkdir(exist_ok=True)
         for f in ("table.md", "per_task.md", "per_category.md", "results.json"):
-            (copy / f).write_text((hn / "eval" / name / f).read_text())
+            (copy / f).write_text((res_dir / f).read_text())
         tables.append((title, copy))
     write_readme(a, argv, out, started, time.time() - t0, times, lora_names, tables)
 
