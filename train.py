@@ -501,7 +501,7 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
         out_dir.mkdir(parents=True, exist_ok=True)
         # on resume, drop what the interrupted run logged after its checkpoint
         old = metrics_path.read_text().splitlines() if metrics_path.exists() and start else []
-        kept = [json.loads(l) for l in old if json.loads(l)["step"] < start]
+        kept = [r for r in map(json.loads, old) if r["step"] < start]
         elapsed0 = kept[-1].get("elapsed", 0.0) if kept else 0.0
         lora.write_atomic(metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
     t_run = time.perf_counter()
@@ -711,7 +711,8 @@ def main(argv=None):
             raise ValueError(f"global batch {args.tasks_per_step}x{args.examples_per_task} is smaller than world size {world}")
         if saved is not None and saved.get("tasks") != [t.name for t in tasks]:
             old = saved.get("tasks") or []
-            gone, new = [n for n in old if n not in {t.name for t in tasks}], [t.name for t in tasks if t.name not in old]
+            now = [t.name for t in tasks]
+            gone, new = sorted(set(old) - set(now), key=old.index), sorted(set(now) - set(old), key=now.index)
             raise ValueError(f"--resume: {out_dir} was trained on other tasks ({len(old)} then, {len(tasks)} now; "
                              f"missing now {gone[:3]}, new {new[:3]}); rerun with the same data and --tasks")
     except (OSError, ValueError) as e:
