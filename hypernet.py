@@ -152,9 +152,10 @@ class HyperNetwork(nn.Module):
         new = list(dict.fromkeys(t for t in texts if t not in self._cache))
         device = next(model.parameters()).device
         bos = getattr(tokenizer, "add_bos", True)
+        cap = min(self.cfg.max_task_tokens, model.args.max_seq_len)  # a long definition is cut, never an error
         for i in range(0, len(new), batch_size):
             chunk = new[i:i + batch_size]
-            ids = [tokenizer.encode(t, bos=bos, eos=False)[: self.cfg.max_task_tokens] for t in chunk]
+            ids = [tokenizer.encode(t, bos=bos, eos=False)[:cap] for t in chunk]
             T = max(len(x) for x in ids)
             tokens = torch.zeros(len(ids), T, dtype=torch.long)  # right-padded: causal, so pads
             mask = torch.zeros(len(ids), T)                        # never change earlier states

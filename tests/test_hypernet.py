@@ -113,6 +113,22 @@ def test_refinement_iterates_the_same_decoder(K):
     assert g.abs().sum() > 0
 
 
+def test_task_text_longer_than_the_model_is_cut_to_max_seq_len():
+    """A definition longer than the model's max_seq_len (train.py sets it to --max_len) is cut to fit,
+    as a prefix: its code equals the code of its first max_seq_len tokens."""
+    model = random_model(0, max_seq_len=64)
+    hn = HyperNetwork(HyperNetConfig(**SMALL), model.args)
+    hn.inject(model)
+    tok = ByteTokenizer()
+    n = model.args.max_seq_len
+    assert n < hn.cfg.max_task_tokens
+    long_text = "Classify the sentence. " * (n // 10)
+    assert len(tok.encode(long_text, bos=True, eos=False)) > n
+    cut = hn.encode_tasks(model, tok, [long_text])  # was: ValueError, sequence exceeds max_seq_len
+    prefix = bytes(tok.encode(long_text, bos=False, eos=False)[: n - 1]).decode()
+    assert torch.equal(cut, hn.encode_tasks(model, tok, [prefix]))
+
+
 def test_task_encoder_pools_caches_normalises_and_ignores_adapters():
     model, hn = setup()
     tok = ByteTokenizer()
