@@ -43,7 +43,7 @@ demo: deps demo-ckpt
 
 # the SNI results table (scripts/results.py: trains mt_lora, per-task LoRA and the hypernetwork on two
 # lanes, evaluates every system, writes results/sni/README.md); run it again to resume
-SNI ?= ../shared/data/sni
+SNI ?= data/sni
 results: deps demo-ckpt
 	$(PY) scripts/results.py --ckpt_dir $(DEMO_CKPT) --data_dir $(SNI) --out results/sni
 
