@@ -416,6 +416,27 @@ def paired(recs_a, recs_b):
     return out
 
 
+def compare(results, records, tasks_by_name):
+    """Fill each system's base_on_same_tasks (for the % column) and the paired DIFFERENCES."""
+    if "base" in records:
+        for name, recs in records.items():
+            covered = {(r["task"], r["id"]) for r in recs}
+            base = summarize([r for r in records["base"] if (r["task"], r["id"]) in covered], tasks_by_name)
+            results["systems"][name]["base_on_same_tasks"] = {s: {m: v[m] for m in ("rougeL", "exact_match")}
+                                                              for s, v in base.items()}
+    for a, b in DIFFERENCES:
+        if a in records and b in records:
+            results["differences"][f"{a}-{b}"] = paired(records[a], records[b])
+
+
+def header(results) -> str:
+    """The table's title line: which run, step, data and instances."""
+    st = results["settings"]
+    return (f"{results['run']} step {results['step']} on {data_name(st['data_dir'], st['split'])} (split {st['split']}): {len(results['tasks']['seen'])} "
+            f"seen tasks (held-out instances), {len(results['tasks']['unseen'])} unseen, at most {st['max_per_task']} "
+            f"instances each; {results['date']}")
+
+
 def fmt_cell(s, m, base=None):
     if s is None:
         return "n/a"
@@ -502,11 +523,15 @@ def get_args(argv=None):
     return p.parse_args(argv)
 
 
+def data_name(data_dir, split) -> str:
+    """'sni', 'builtin', or 'sni_<split>' for a split other than default: names evaluation folders and tables."""
+    return (Path(data_dir).name if data_dir else "builtin") + ("" if split == "default" else f"_{split}")
+
+
 def eval_dir(run_dir, data_dir, split, step, adapter_only=False) -> Path:
     """Where an evaluation of a run's step goes: <run>/eval/<data name>[_<split>]-<step>[-adapter_only]/
     (data_dir None: the built-in tasks)."""
-    data_name = (Path(data_dir).name if data_dir else "builtin") + ("" if split == "default" else f"_{split}")
-    return Path(run_dir) / "eval" / f"{data_name}-{step}{'-adapter_only' * adapter_only}"
+    return Path(run_dir) / "eval" / f"{data_name(data_dir, split)}-{step}{'-adapter_only' * adapter_only}"
 
 
 def load_hypernet(run, model, ckpt_dir, device):
@@ -616,7 +641,6 @@ def evaluate(args):
     one_line = [not any("\n" in r for i in t.heldout + t.train for r in i.outputs) for t in tasks]
     nl = newline_ids(tokenizer)
 
-    data_name = (Path(data_dir).name if data_dir else "builtin") + ("" if split == "default" else f"_{split}")
     out_dir = eval_dir(run["dir"], data_dir, split, run["step"], args.adapter_only)
     out_dir.mkdir(parents=True, exist_ok=True)
     common = {"metric_version": METRIC_VERSION, "ckpt": [str(c.resolve()) for c in run["ckpts"].values()],
@@ -733,15 +757,7 @@ def evaluate(args):
             lora.clear_weights(model)
 
     # --- comparisons, notes, files
-    if "base" in records:
-        for name, recs in records.items():
-            covered = {(r["task"], r["id"]) for r in recs}
-            base = summarize([r for r in records["base"] if (r["task"], r["id"]) in covered], tasks_by_name)
-            results["systems"][name]["base_on_same_tasks"] = {s: {m: v[m] for m in ("rougeL", "exact_match")}
-                                                              for s, v in base.items()}
-    for a, b in DIFFERENCES:
-        if a in records and b in records:
-            results["differences"][f"{a}-{b}"] = paired(records[a], records[b])
+    compare(results, records, tasks_by_name)
     notes = results["notes"]
     empty = [t.name for t in tasks if any(all(not normalize_answer(r) for r in i.outputs) for i in t.heldout[: args.max_per_task])]
     if empty:
@@ -764,8 +780,7 @@ def evaluate(args):
                                                          else "n/a (no --lora_ckpt)") + ratio)
     if missing:
         notes.append(f"none of the run's training tasks are in {where}: unseen tasks only")
-    results["header"] = (f"{run['dir']} step {run['step']} on {data_name} (split {split}): {len(seen)} seen tasks (held-out "
-                         f"instances), {len(unseen)} unseen, at most {args.max_per_task} instances each; {results['date']}")
+    results["header"] = header(results)
     results["complete"] = True
     text = table(results)
     lora.write_atomic(out_dir / "table.md", text)

@@ -1,16 +1,17 @@
 """The SNI results table from a fresh clone (`make results`): train, evaluate, write the table.
 
-    python scripts/results.py --data_dir ../shared/data/sni --out results/sni
+    python scripts/results.py --data_dir data/sni --out results/sni
 
 Two lanes run side by side, one thread each (on a 2-core CPU that beats one two-threaded job):
 
     lane 1: mt_lora (--mt_steps, a checkpoint every 25 steps)
     lane 2: per-task LoRA on the first --lora_tasks seen tasks that are not MMLU subjects, then the
             hypernetwork over mt_lora's --floor_step checkpoint (waits for lane 1 to write it)
-    then:   eval.py on both lanes, systems split between them, every system on the same instances
-            (--max_per_task per task), once with the definition in the prompt and once adapter-only
-            (definition removed from the adapter systems' prompts); a last eval.py call per setting
-            only assembles the table from the two lanes' predictions
+    then:   eval.py, one call per group of systems (base, fewshot, base_chat, fewshot_chat,
+            hypernet + its shuffled control, mt_lora + lora; the adapter groups again adapter-only,
+            definition removed from their prompts) dealt round-robin to --eval_lanes lanes, every
+            system on the same instances (--max_per_task per task); a last eval.py call per setting
+            only assembles the table from the lanes' predictions
 
 Runs (checkpoints: never committed) go to --runs; logs, the tables (copied from the evaluation
 folders) and a README with the commands, machine, date and each job's wall time go to --out. Every job resumes: an interrupted `make results` continues
@@ -40,7 +41,7 @@ def get_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--ckpt_dir", default="checkpoints/smollm2-135m", help="base model (Meta layout)")
-    p.add_argument("--data_dir", default="../shared/data/sni", help="SNI folder (tasks/, splits/)")
+    p.add_argument("--data_dir", default="data/sni", help="SNI folder (tasks/, splits/); data/sni is the trimmed copy the repository carries")
     p.add_argument("--out", default="results/sni", help="output folder: README.md, tables, logs")
     p.add_argument("--runs", default="runs/results", help="training runs and evaluation files (checkpoints)")
     p.add_argument("--mt_steps", type=int, default=125, help="mt_lora steps (4 tasks x 4 examples each)")
@@ -50,10 +51,11 @@ def get_args(argv=None):
     p.add_argument("--hn_flags", default=HN_FLAGS, help="more train.py flags for the hypernetwork")
     p.add_argument("--lora_tasks", type=int, default=12, help="seen tasks that get a per-task LoRA (0: none)")
     p.add_argument("--lora_steps", type=int, default=20, help="steps per task LoRA (4 examples each)")
-    p.add_argument("--max_per_task", type=int, default=5, help="eval instances per task")
+    p.add_argument("--max_per_task", type=int, default=20, help="eval instances per task")
     p.add_argument("--train_flags", default="", help="more train.py flags for every run (e.g. '--max_len 256' for a smoke run)")
     p.add_argument("--eval_flags", default="", help="more eval.py flags")
     p.add_argument("--no_adapter_only", action="store_true", help="skip the adapter-only evaluation")
+    p.add_argument("--eval_lanes", type=int, default=2, help="eval.py processes at once (a GPU runs several well)")
     return p.parse_args(argv)
 
 
@@ -111,7 +113,8 @@ def machine():
     cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
                 if l.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
     import torch
-    return f"{os.cpu_count()} CPU cores ({cpu}), torch {torch.__version__}, Python {platform.python_version()}"
+    gpu = f", GPU {torch.cuda.get_device_name()} (bf16)" if torch.cuda.is_available() else ""
+    return f"{os.cpu_count()} CPU cores ({cpu}){gpu}, torch {torch.__version__}, Python {platform.python_version()}"
 
 
 def main(argv=None):
@@ -120,6 +123,8 @@ def main(argv=None):
     for d in (a.ckpt_dir, a.data_dir):
         if not (ROOT / d).is_dir():
             raise SystemExit(f"error: {d}: no such directory (run from the repository root; make demo-ckpt converts the demo model)")
+    if a.eval_lanes < 1:
+        raise SystemExit(f"error: --eval_lanes {a.eval_lanes}: expected an integer >= 1")
     if a.floor_step and (a.floor_step % 25 or a.floor_step > a.mt_steps):
         raise SystemExit(f"error: --floor_step {a.floor_step}: expected a multiple of 25 up to --mt_steps {a.mt_steps}")
     (out / "logs").mkdir(parents=True, exist_ok=True)
@@ -147,16 +152,17 @@ def main(argv=None):
     started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     run_lanes(out, [jobs_mt, jobs_hn], times)
 
-    # evaluation: the four base-model systems on one lane, the adapter systems on the other
+    # evaluation: one eval.py call per group of systems, the groups dealt round-robin to --eval_lanes lanes
     ev = py + ["eval.py", "--ckpt", str(hn), "--mt_lora_ckpt", str(mt), "--max_per_task", str(a.max_per_task)] \
         + (["--lora_ckpt", str(lr)] if lora_names else []) + shlex.split(a.eval_flags)
     base_systems = "base,fewshot,base_chat,fewshot_chat"
     adapter_systems = "hypernet,hypernet_shuffled,mt_lora" + ",lora" * bool(lora_names)
-    lane1 = [{"name": "eval_base", "cmd": ev + ["--systems", base_systems]}]
-    lane2 = [{"name": "eval_adapters", "cmd": ev + ["--systems", adapter_systems]}]
+    groups = [[s] for s in base_systems.split(",")] + [["hypernet", "hypernet_shuffled"], ["mt_lora"] + ["lora"] * bool(lora_names)]
+    jobs = [{"name": "eval_" + "_".join(g), "cmd": ev + ["--systems", ",".join(g)]} for g in groups]
     if not a.no_adapter_only:
-        lane1.append({"name": "eval_adapter_only", "cmd": ev + ["--adapter_only", "--systems", adapter_systems]})
-    run_lanes(out, [lane1, lane2], times)
+        jobs += [{"name": "eval_adapter_only_" + "_".join(g), "cmd": ev + ["--adapter_only", "--systems", ",".join(g)]}
+                 for g in groups[-2:]]
+    run_lanes(out, [jobs[i::a.eval_lanes] for i in range(a.eval_lanes)], times)
     settings = [("definition in the prompt", [])] + [("adapter only", ["--adapter_only"])] * (not a.no_adapter_only)
     tables = []
     for title, extra in settings:  # everything reused: this only assembles the table

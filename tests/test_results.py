@@ -1,6 +1,7 @@
 """scripts/results.py (make results) end to end on a tiny random model and a small SNI folder."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -29,7 +30,7 @@ def test_results_pipeline_trains_evaluates_and_resumes(tmp_path):
     out, runs = tmp_path / "out", tmp_path / "runs"
     cmd = [sys.executable, "scripts/results.py", "--ckpt_dir", str(ckpt), "--data_dir", str(sni), "--out", str(out),
            "--runs", str(runs), "--mt_steps", "25", "--floor_step", "25", "--hn_steps", "2", "--lora_tasks", "2",
-           "--lora_steps", "2", "--max_per_task", "2",
+           "--lora_steps", "2", "--max_per_task", "2", "--eval_lanes", "3",
            "--train_flags", "--d_h 32 --hn_layers 1 --rank 4 --lora_a 16 --lora_b 16 --max_len 160 --val_per_task 2",
            "--hn_flags", "--tasks_per_step 2 --examples_per_task 2 --task_lr_mult 10",
            "--eval_flags", "--max_len 200 --max_new_tokens 8"]
@@ -55,7 +56,32 @@ def test_results_pipeline_trains_evaluates_and_resumes(tmp_path):
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     logs = {p.name: p.read_text() for p in (out / "logs").iterdir()}
     assert logs["train_mt_lora.log"].count("nothing to do") == 1
-    assert logs["eval_adapters.log"].count("hypernet: reused") == 1
+    assert logs["eval_hypernet_hypernet_shuffled.log"].count("hypernet: reused") == 1
+    evals = {"eval_" + g for g in ("base", "fewshot", "base_chat", "fewshot_chat", "hypernet_hypernet_shuffled", "mt_lora_lora")}
+    evals |= {"eval_adapter_only_hypernet_hypernet_shuffled", "eval_adapter_only_mt_lora_lora"}
+    assert {n[:-4] for n in logs if n.startswith("eval_")} == evals
+    # scripts/tables.py rebuilds both tables from the predictions alone, with every checkpoint gone
+    for step_dir in runs.rglob("step_*"):
+        shutil.rmtree(step_dir)
+    folders = [runs / "hypernet" / "eval" / n for n in ("sni-2", "sni-2-adapter_only")]
+    before = {f: (f / "table.md").read_text() for f in folders}
+    for f in folders:
+        for name in ("table.md", "per_task.md", "per_category.md"):
+            (f / name).unlink()
+    # as when the last, assembling eval.py call is cut: the adapter-only folder lacks the base systems
+    res = json.loads((folders[1] / "results.json").read_text())
+    for name in ("base", "fewshot", "base_chat", "fewshot_chat"):
+        (folders[1] / f"predictions-{name}.jsonl").unlink()
+        del res["cache"][name]
+    (folders[1] / "results.json").write_text(json.dumps(res))
+    r = subprocess.run([sys.executable, "scripts/tables.py", *map(str, folders)], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    for f in folders:
+        lines = (f / "table.md").read_text().splitlines()
+        assert lines[-1].startswith("- tables rebuilt from the predictions by scripts/tables.py")
+        assert "\n".join(lines[:-1]) + "\n" == before[f]
+        assert (f / "per_category.md").read_text() == (out / f.name / "per_category.md").read_text()
+    assert "base from sni-2/" in lines[-1] and "hypernet from sni-2-adapter_only/" in lines[-1]
 
 
 def test_results_errors_are_one_line(tmp_path):
@@ -65,6 +91,8 @@ def test_results_errors_are_one_line(tmp_path):
             "--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs"), "--lora_tasks", "0"]
     r = subprocess.run(base + ["--floor_step", "30"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 1 and r.stderr.strip() == "error: --floor_step 30: expected a multiple of 25 up to --mt_steps 125"
+    r = subprocess.run(base + ["--eval_lanes", "0"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and r.stderr.strip() == "error: --eval_lanes 0: expected an integer >= 1"
     # a job that fails stops the pipeline with that job's last log line; the other lane's job is not started
     r = subprocess.run(base + ["--train_flags", "--lr -1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     err = r.stderr.strip()
