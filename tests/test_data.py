@@ -2,6 +2,9 @@
 truncation, built-in tasks, sampler and sharding."""
 
 import json
+import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,6 +96,40 @@ def test_shared_sni_quirks(sni_dir):
     assert "task1435_ro_sts_parallel_language_translation_ro_to_en" not in names  # Romanian input
     assert "task1732_bbh_boolean_expressions" in names  # no language fields: kept, and counted
     assert "2 non-English" in english.summary and "24 tasks without language fields kept" in english.summary
+
+
+# ----------------------------------------------------------------------------- the trimmed copy in data/sni
+
+TRIMMED = Path(__file__).resolve().parents[1] / "data" / "sni"
+
+
+def test_trimmed_copy_loads_and_is_small():
+    """data/sni (what the published results use) is in the repository: it always loads, whole."""
+    files = sorted((TRIMMED / "tasks").glob("*.json"))
+    assert len(files) == 148 and sum(f.stat().st_size for f in files) <= 5e6
+    assert all(len(json.loads(f.read_text())["Instances"]) <= 80 for f in files)
+    ts = data.load_tasks(TRIMMED, log=None)
+    assert (len(ts.seen), len(ts.unseen)) == (116, 32) and ts.warnings == []
+    assert min(len(t.heldout) for t in ts.seen) >= 11 and all(t.train for t in ts.seen)
+    assert math.isnan(json.loads((TRIMMED / "tasks" / "task063_first_i_elements.json").read_text())["URL"][0])  # as published
+
+
+def test_trimmed_copy_is_what_trim_sni_makes(sni_dir, tmp_path):
+    """Byte for byte what scripts/trim_sni.py writes from the subset; every field but Instances kept, and
+    the kept instances are the source's own, in its order."""
+    r = subprocess.run([sys.executable, "scripts/trim_sni.py", "--src", str(sni_dir), "--dst", str(tmp_path / "sni")],
+                       cwd=TRIMMED.parents[1], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    made = sorted((tmp_path / "sni").rglob("*.*"))
+    assert [p.relative_to(tmp_path / "sni") for p in made] == \
+        [p.relative_to(TRIMMED) for p in sorted(TRIMMED.rglob("*.*")) if p.name != "README.md"]
+    assert all(p.read_bytes() == (TRIMMED / p.relative_to(tmp_path / "sni")).read_bytes() for p in made)
+    for f in sorted((sni_dir / "tasks").glob("*.json")):
+        src, cut = json.loads(f.read_text()), json.loads((TRIMMED / "tasks" / f.name).read_text())
+        assert list(cut) == list(src) and all(cut[k] == src[k] or k in ("Instances", "URL") for k in src), f.name
+        ids = [i["id"] for i in src["Instances"]]
+        kept = [ids.index(i["id"]) for i in cut["Instances"]]
+        assert kept == sorted(kept) and len(kept) == min(80, len(ids)), f.name
 
 
 # ----------------------------------------------------------------------------- quirks on synthetic files
