@@ -44,8 +44,9 @@ demo: deps demo-ckpt
 # the SNI results table (scripts/results.py: trains mt_lora, per-task LoRA and the hypernetwork on two
 # lanes, evaluates every system, writes results/sni/README.md); run it again to resume
 SNI ?= data/sni
+MAX_PER_TASK ?= 20
 results: deps demo-ckpt
-	$(PY) scripts/results.py --ckpt_dir $(DEMO_CKPT) --data_dir $(SNI) --out results/sni
+	$(PY) scripts/results.py --ckpt_dir $(DEMO_CKPT) --data_dir $(SNI) --max_per_task $(MAX_PER_TASK) --out results/sni
 
 test: deps demo-ckpt
 	$(PY) -m pytest -q -m "not slow"

@@ -431,10 +431,10 @@ def compare(results, records, tasks_by_name):
 
 def header(results) -> str:
     """The table's title line: which run, step, data and instances."""
-    st = results["settings"]
-    return (f"{results['run']} step {results['step']} on {data_name(st['data_dir'], st['split'])} (split {st['split']}): {len(results['tasks']['seen'])} "
-            f"seen tasks (held-out instances), {len(results['tasks']['unseen'])} unseen, at most {st['max_per_task']} "
-            f"instances each; {results['date']}")
+    st, tasks = results["settings"], results["tasks"]
+    return (f"{results['run']} step {results['step']} on {data_name(st['data_dir'], st['split'])} (split {st['split']}): "
+            f"{len(tasks['seen'])} seen tasks (held-out instances), {len(tasks['unseen'])} unseen, "
+            f"at most {st['max_per_task']} instances each; {results['date']}")
 
 
 def fmt_cell(s, m, base=None):
