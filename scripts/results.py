@@ -155,9 +155,8 @@ def main(argv=None):
     # evaluation: one eval.py call per group of systems, the groups dealt round-robin to --eval_lanes lanes
     ev = py + ["eval.py", "--ckpt", str(hn), "--mt_lora_ckpt", str(mt), "--max_per_task", str(a.max_per_task)] \
         + (["--lora_ckpt", str(lr)] if lora_names else []) + shlex.split(a.eval_flags)
-    base_systems = "base,fewshot,base_chat,fewshot_chat"
-    adapter_systems = "hypernet,hypernet_shuffled,mt_lora" + ",lora" * bool(lora_names)
-    groups = [[s] for s in base_systems.split(",")] + [["hypernet", "hypernet_shuffled"], ["mt_lora"] + ["lora"] * bool(lora_names)]
+    groups = [["base"], ["fewshot"], ["base_chat"], ["fewshot_chat"], ["hypernet", "hypernet_shuffled"],
+              ["mt_lora"] + ["lora"] * bool(lora_names)]  # the last two: the adapter systems
     jobs = [{"name": "eval_" + "_".join(g), "cmd": ev + ["--systems", ",".join(g)]} for g in groups]
     if not a.no_adapter_only:
         jobs += [{"name": "eval_adapter_only_" + "_".join(g), "cmd": ev + ["--adapter_only", "--systems", ",".join(g)]}
@@ -167,7 +166,7 @@ def main(argv=None):
     tables = []
     for title, extra in settings:  # everything reused: this only assembles the table
         run_lanes(out, [[{"name": "table" + "_adapter_only" * bool(extra),
-                          "cmd": ev + extra + ["--systems", base_systems + "," + adapter_systems]}]], times)
+                          "cmd": ev + extra + ["--systems", ",".join(s for g in groups for s in g)]}]], times)
         res_dir = eval_dir(hn, a.data_dir, "default", a.hn_steps, bool(extra))
         copy = out / res_dir.name
         copy.mkdir(exist_ok=True)

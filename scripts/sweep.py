@@ -30,6 +30,8 @@ import tarfile
 import time
 from pathlib import Path
 
+from plot import read_metrics  # scripts/plot.py: metrics.jsonl -> records, one-line errors
+
 ROOT = Path(__file__).resolve().parent.parent
 HN = "--tasks_per_step 8 --examples_per_task 2 --task_lr_mult 10"
 ADAPTER_ONLY = HN + " --def_dropout 1"
@@ -126,7 +128,7 @@ def train_cmd(a, name, steps, floor, eval_every, out_dir=None):
 
 def seconds_per_step(run_dir: Path) -> float:
     """(elapsed at the last step - elapsed at step 2) / steps between: start-up and the first steps excluded."""
-    recs = [json.loads(l) for l in (run_dir / "metrics.jsonl").read_text().splitlines() if l.strip()]
+    recs = read_metrics(run_dir)
     first = next(r for r in recs if r["step"] >= 2)
     return (recs[-1]["elapsed"] - first["elapsed"]) / max(1, recs[-1]["step"] - first["step"])
 
@@ -137,8 +139,10 @@ def pack(a, out: Path, record: dict):
     runs = Path(a.runs)
     lines = ["| run | last step | val_loss | val_loss_shuffled | gap | adapter_cos | task_share |", "|---|---|---|---|---|---|---|"]
     for name in RUNS:
-        m = runs / name / "metrics.jsonl"
-        recs = [json.loads(l) for l in m.read_text().splitlines() if l.strip()] if m.is_file() else []
+        try:
+            recs = read_metrics(runs / name)
+        except ValueError:  # not run, or nothing logged
+            recs = []
         v = [r for r in recs if "val_loss" in r]
         if not v:
             lines.append(f"| {name} | {recs[-1]['step'] if recs else '-'} | - | - | - | - | - |")
