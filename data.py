@@ -322,6 +322,11 @@ def format_prompt(task: Task, input: str, n_shot: int = 0, with_definition: bool
     return head + _demonstrations(task, n_shot) + f"Now complete the following example -\nInput: {input}\nOutput:"
 
 
+class PromptTooLong(ValueError):
+    """Even the barest prompt (no input, no demonstrations, an empty definition) plus the room to keep
+    after it exceeds max_len."""
+
+
 class Encoded(NamedTuple):
     tokens: List[int]
     mask: List[bool]  # True on target tokens (" output" + eos): the only ones the loss counts
@@ -376,9 +381,44 @@ def encode_prompt(tokenizer, task: Task, instance: Instance, n_shot: int = 0, ma
         d = task.definition
         ids = shortest_fit(len(d), lambda c: enc(dataclasses.replace(task, definition=d[:len(d) - c]), "", 0))
     if ids is None:
-        raise ValueError(f"{task.name} {instance.id}: the prompt template plus {reserve} reserved tokens "
-                         f"exceed max_len={max_len}")
+        raise PromptTooLong(f"{task.name} {instance.id}: the prompt template plus {reserve} reserved tokens "
+                            f"exceed max_len={max_len}")
     return ids, True
+
+
+def bare_prompt_len(tokenizer, task: Task, with_definition: bool = True) -> int:
+    """Tokens of the shortest prompt encode_prompt can cut `task` to: an empty input, no demonstrations and
+    an empty definition. encode_prompt(reserve=r) raises PromptTooLong exactly when this + r > max_len."""
+    bare = dataclasses.replace(task, definition="")
+    return len(tokenizer.encode(format_prompt(bare, "", 0, with_definition), bos=getattr(tokenizer, "add_bos", True),
+                                eos=False))
+
+
+def fit_max_len(tokenizer, tasks: Sequence[Task], max_len: int, with_definition: bool = True) -> Tuple[List[Task], int]:
+    """Tasks without the instances encode_example cannot fit in max_len (prompt cut to its bare template,
+    and still no room for the target " output" + eos, which is never cut), and the number dropped.
+
+    Only outputs whose UTF-8 length could overflow are tokenized: a byte-level BPE token is >= 1 byte.
+    Raises PromptTooLong naming the task when not even a one-token target fits, or none of a task's train
+    instances does."""
+    kept, dropped = [], 0
+    for task in tasks:
+        room = max_len - bare_prompt_len(tokenizer, task, with_definition)
+        if room < 1:
+            raise PromptTooLong(f"{task.name}: its bare prompt template alone takes {max_len - room} tokens; "
+                                f"max_len={max_len} leaves no room for a target")
+
+        def fits(inst: Instance) -> bool:
+            target = " " + inst.outputs[0]
+            return len(target.encode()) + 1 <= room or \
+                len(tokenizer.encode(target, bos=False, eos=False)) + 1 <= room
+        train, heldout = [i for i in task.train if fits(i)], [i for i in task.heldout if fits(i)]
+        if task.train and not train:
+            raise PromptTooLong(f"{task.name}: none of its {len(task.train)} train instances fits max_len={max_len} "
+                                f"(the target is never cut)")
+        dropped += len(task.train) + len(task.heldout) - len(train) - len(heldout)
+        kept.append(dataclasses.replace(task, train=train, heldout=heldout))
+    return kept, dropped
 
 
 def encode_example(tokenizer, task: Task, instance: Instance, n_shot: int = 0,

@@ -1,7 +1,7 @@
 """
 The hypernetwork: task text -> lightweight LoRA adapters for every target module (docs/DESIGN.md).
 
-    task text --(frozen base, adapters off, mean-pooled final hidden states; cached)--> code
+    task text --(frozen base, adapters off, final hidden states mean-pooled (or the last); cached)--> code
     e = (code - task_mean) / task_scale                      normalised on the training tasks
     token_m = P(e) + E_layer[l] + E_type[t] + Q(W_m)         one token per module m = (layer l, type t)
     W_0 = 0;  W_k = W_{k-1} + Head(Decoder(tokens(W_{k-1})))  k = 1..K, same Decoder and Head
@@ -73,6 +73,7 @@ class HyperNetConfig:
     module_emb: bool = True             # E_layer + E_type on (off: modules differ only by W)
     shared: bool = True                 # learned task-independent adapter S
     max_task_tokens: int = 512          # task text is truncated to this many tokens
+    pooling: str = "mean"               # task code: "mean" of the text's final states, or the "last" one
     # multi-task floor: a frozen, trained plain LoRA (an mt_lora run) under every generated adapter,
     # which then only has to learn the task-dependent residual (0: none)
     floor_rank: int = 0
@@ -81,6 +82,8 @@ class HyperNetConfig:
 
     def __post_init__(self):
         self.targets = tuple(self.targets)
+        if self.pooling not in ("mean", "last"):
+            raise ValueError(f"pooling {self.pooling!r}: expected 'mean' or 'last'")
 
 
 class HyperNetwork(nn.Module):
@@ -148,7 +151,8 @@ class HyperNetwork(nn.Module):
     def encode_tasks(self, model, tokenizer, texts, batch_size=8):
         """(N, dim) fp32 pooled codes of `texts` from the frozen base model with adapters off:
         mean of forward_hidden over the text's tokens (the BOS position, identical for every
-        task, is left out). Cached per distinct text. Call before model.setup_cache()."""
+        task, is left out), or with cfg.pooling "last" its state at the text's last token, the
+        only one that has read all of it. Cached per distinct text. Call before model.setup_cache()."""
         new = list(dict.fromkeys(t for t in texts if t not in self._cache))
         device = next(model.parameters()).device
         bos = getattr(tokenizer, "add_bos", True)
@@ -164,8 +168,11 @@ class HyperNetwork(nn.Module):
                 mask[j, int(bos and len(x) > 1): len(x)] = 1
             with lora.disabled(model):
                 h = model.forward_hidden(tokens.to(device)).float()  # (n, T, dim)
-            mask = mask.to(device)[..., None]
-            pooled = (h * mask).sum(1) / mask.sum(1)
+            if self.cfg.pooling == "last":
+                pooled = h[torch.arange(len(ids)), torch.tensor([len(x) - 1 for x in ids])]
+            else:
+                mask = mask.to(device)[..., None]
+                pooled = (h * mask).sum(1) / mask.sum(1)
             for t, p in zip(chunk, pooled):
                 self._cache[t] = p
         return torch.stack([self._cache[t] for t in texts]).to(self.task_mean.device)

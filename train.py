@@ -100,6 +100,8 @@ def get_parser():
     g.add_argument("--hn_layers", type=int, default=2, help="hypernetwork decoder layers")
     g.add_argument("--iterations", type=int, default=2, help="K refinement passes")
     g.add_argument("--no_module_emb", action="store_true", help="ablation: no layer/type embeddings")
+    g.add_argument("--pooling", choices=("mean", "last"), default="mean",
+                   help="task code: mean of the task text's final hidden states, or the last token's")
     g.add_argument("--task_examples", type=int, default=0, help="positive examples added to the hypernetwork's task text")
     g.add_argument("--floor", default=None, help="a --mode mt_lora run (or step) dir: its LoRA becomes the frozen floor "
                    "under every generated adapter, which then learns only the task-dependent residual")
@@ -138,7 +140,7 @@ def get_args(argv=None):
 RESULT_FLAGS = ("ckpt_dir", "data_dir", "split", "mode", "tasks", "english_only", "n_heldout", "max_train_instances",
                 "seed", "data_seed", "tasks_per_step", "examples_per_task", "grad_accum", "n_shot", "max_len",
                 "lr", "min_lr_ratio", "warmup_steps", "weight_decay", "grad_clip", "kind", "targets", "rank",
-                "lora_a", "lora_b", "alpha", "d_h", "hn_layers", "iterations", "no_module_emb", "task_examples",
+                "lora_a", "lora_b", "alpha", "d_h", "hn_layers", "iterations", "no_module_emb", "pooling", "task_examples",
                 "val_per_task", "floor", "floor_trainable", "def_dropout", "task_lr_mult")
 # May differ on --resume: cadence, output, hardware; micro-batching (micro_batch_size, micro_batch_tokens,
 # pack) and activation_checkpointing change only float rounding; max_steps extends a run (the lr
@@ -623,7 +625,11 @@ def show_samples(model, tokenizer, tasks, hn, codes, args, heading, out_dir: Pat
     print(heading)
     for t, task in enumerate(tasks[: args.samples]):
         inst = task.heldout[0]
-        prompt, _ = data.encode_prompt(tokenizer, task, inst, args.n_shot, args.max_len, reserve=32)
+        try:
+            prompt, _ = data.encode_prompt(tokenizer, task, inst, args.n_shot, args.max_len, reserve=32)
+        except data.PromptTooLong as e:
+            print(f"  {e}: no sample")
+            continue
         with lora.disabled(model):
             base = generate(model, tokenizer, [prompt], 32)[0]
         if hn is not None:
@@ -707,6 +713,10 @@ def main(argv=None):
         tasks = select_tasks(taskset.seen, args.tasks)
         if not tasks:
             raise ValueError(f"no seen tasks to train on ({taskset.summary})")
+        # an instance whose target cannot fit beside even the bare template would stop the run mid-way
+        tasks, n_unfit = data.fit_max_len(tokenizer, tasks, args.max_len, with_definition=args.def_dropout < 1)
+        if n_unfit and master:
+            print(f"--max_len {args.max_len}: left out {n_unfit} instances whose target does not fit (it is never cut)")
         if args.tasks_per_step * args.examples_per_task < world:
             raise ValueError(f"global batch {args.tasks_per_step}x{args.examples_per_task} is smaller than world size {world}")
         if saved is not None and saved.get("tasks") != [t.name for t in tasks]:
@@ -727,7 +737,7 @@ def main(argv=None):
             fail(str(e))
     hn_cfg = HyperNetConfig(kind=args.kind, targets=targets, rank=args.rank, a=args.lora_a, b=args.lora_b,
                             alpha=args.alpha, seed=args.seed, d_h=args.d_h, n_layers=args.hn_layers,
-                            iterations=args.iterations, module_emb=not args.no_module_emb,
+                            iterations=args.iterations, module_emb=not args.no_module_emb, pooling=args.pooling,
                             floor_rank=floor["rank"] if floor else 0, floor_alpha=floor["alpha"] if floor else 16.0,
                             floor_trainable=bool(floor) and args.floor_trainable)
     config = {**vars(args), "ckpt_dir": str(Path(args.ckpt_dir).resolve()), "world_size": world,

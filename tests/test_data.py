@@ -319,6 +319,35 @@ def test_truncation_cuts_input_not_target(tok):
     assert tok.decode(bare.tokens).startswith("<|begin_of_text|>Now complete the following example -\nInput: ")
 
 
+def test_fit_max_len_keeps_exactly_what_encode_example_can_encode(tok, tmp_path):
+    """The oracle is encode_example itself: an instance is kept iff it encodes within max_len."""
+    outs = ["word " * 5, "long answer " * 40, "é" * 30, "最长" * 20, "🙂" * 9]
+    insts = [{"id": f"t-{i}", "input": f"case {i}: " + "in " * 50, "output": [o]} for i, o in enumerate(outs * 3)]
+    root = write_sni(tmp_path, {"t1": sni_task(definition="Answer at length. " * 10, Instances=insts)}, ["t1"])
+    task = data.load_tasks(root, n_heldout=6, log=None).seen[0]
+    seen_kinds = set()
+    for max_len in (12, 16, 18, 20, 22, 30, 45, 70, 140, 600):
+        for with_def in (True, False):
+            def ok(inst):
+                try:
+                    e = data.encode_example(tok, task, inst, n_shot=1, max_len=max_len, with_definition=with_def)
+                except data.PromptTooLong:
+                    return False
+                assert len(e.tokens) <= max_len
+                return True
+            want = [[i.id for i in part if ok(i)] for part in (task.train, task.heldout)]
+            try:
+                (kept,), n = data.fit_max_len(tok, [task], max_len, with_def)
+            except data.PromptTooLong as e:
+                assert want[0] == [], (max_len, with_def)
+                seen_kinds.add("bare" if "bare prompt template" in str(e) else "none")
+                continue
+            assert [[i.id for i in kept.train], [i.id for i in kept.heldout]] == want
+            assert n == len(task.train) + len(task.heldout) - len(want[0]) - len(want[1])
+            seen_kinds.add("all" if n == 0 else "some")
+    assert seen_kinds == {"bare", "none", "some", "all"}  # every branch was met
+
+
 def test_collate():
     tokens, mask = data.collate([([5, 6, 7], [False, True, True]), data.Encoded([8], [True], False)], pad_id=3)
     assert tokens.tolist() == [[5, 6, 7], [8, 3, 3]] and tokens.dtype == torch.long

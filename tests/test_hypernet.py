@@ -129,6 +129,26 @@ def test_task_text_longer_than_the_model_is_cut_to_max_seq_len():
     assert torch.equal(cut, hn.encode_tasks(model, tok, [prefix]))
 
 
+def test_last_token_pooling_is_the_unpadded_texts_last_state():
+    """pooling="last": in a right-padded batch of texts of different lengths, each code is the final
+    state at that text's own last token, as when it is encoded alone (adapters off)."""
+    model = random_model(0)
+    hn = HyperNetwork(HyperNetConfig(**SMALL, pooling="last"), model.args)
+    hn.inject(model)
+    tok = ByteTokenizer()
+    lora.set_weights(model, [(A, B + 0.5) for A, B in hn.adapters(hn(torch.zeros(1, 64)))])
+    codes = hn.encode_tasks(model, tok, TEXTS)
+    assert len({len(t) for t in TEXTS}) == len(TEXTS)  # every text padded differently
+    with torch.no_grad(), lora.disabled(model):
+        for text, code in zip(TEXTS, codes):
+            alone = model.forward_hidden(torch.tensor([tok.encode(text, bos=True, eos=False)]))[0, -1]
+            torch.testing.assert_close(code, alone, atol=1e-5, rtol=0)
+    mean = HyperNetwork(HyperNetConfig(**SMALL), model.args).encode_tasks(model, tok, TEXTS)
+    assert (mean - codes).abs().max() > 1e-2  # a different code, not the mean under another name
+    with pytest.raises(ValueError, match="pooling 'max': expected 'mean' or 'last'"):
+        HyperNetConfig(**SMALL, pooling="max")
+
+
 def test_task_encoder_pools_caches_normalises_and_ignores_adapters():
     model, hn = setup()
     tok = ByteTokenizer()

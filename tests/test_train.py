@@ -172,6 +172,13 @@ def test_bad_input_one_line_errors(ckpt, tmp_path):
     r = subprocess.run([sys.executable, "train.py", "--ckpt_dir", str(ckpt), "--tasks", "builtin_nope"], cwd=ROOT,
                        capture_output=True, text=True)
     assert r.returncode == 1 and "--tasks: ['builtin_nope'] are not seen tasks" in r.stderr.strip().splitlines()[-1]
+    # a --max_len the bare prompt template does not fit in: one line before anything is written
+    r = subprocess.run([sys.executable, "train.py", "--ckpt_dir", str(ckpt), "--out_dir", str(tmp_path / "short"),
+                        "--max_len", "24"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert re.fullmatch(r"error: builtin_\w+: its bare prompt template alone takes \d+ tokens; max_len=24 leaves no "
+                        r"room for a target\n", r.stderr)
+    assert not (tmp_path / "short").exists()
 
 
 def test_floor_run_starts_as_the_mt_lora_and_logs_the_conditioning_control(ckpt, tmp_path, capsys):
