@@ -3,7 +3,7 @@
 # frozen multi-task floor runs/mt_lora/step_000050 of results/sni-floor-2026-11-30) with extra flags.
 #   results/sni-visits-2026-11-30/run.sh V116 --max_steps 180 --eval_every 60 --val_per_task 2 &
 #   results/sni-visits-2026-11-30/run.sh R16 --tasks $(paste -sd, results/sni-visits-2026-11-30/r16.txt) \
-#       --max_steps 75 --eval_every 25 --val_per_task 10 &
+#       --max_steps 75 --eval_every 25 --val_per_task 10 --save_every 25 &
 cd $(git rev-parse --show-toplevel)
 name=$1; shift
 mkdir -p runs/visits
