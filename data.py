@@ -408,10 +408,8 @@ def fit_max_len(tokenizer, tasks: Sequence[Task], max_len: int, with_definition:
             raise PromptTooLong(f"{task.name}: its bare prompt template alone takes {max_len - room} tokens; "
                                 f"max_len={max_len} leaves no room for a target")
 
-        def fits(inst: Instance) -> bool:
-            target = " " + inst.outputs[0]
-            return len(target.encode()) + 1 <= room or \
-                len(tokenizer.encode(target, bos=False, eos=False)) + 1 <= room
+        def fits(inst: Instance) -> bool:  # the target's bytes bound its tokens: most need no tokenizing
+            return len(inst.outputs[0].encode()) + 2 <= room or len(encode_target(tokenizer, inst)) <= room
         train, heldout = [i for i in task.train if fits(i)], [i for i in task.heldout if fits(i)]
         if task.train and not train:
             raise PromptTooLong(f"{task.name}: none of its {len(task.train)} train instances fits max_len={max_len} "
@@ -421,13 +419,18 @@ def fit_max_len(tokenizer, tasks: Sequence[Task], max_len: int, with_definition:
     return kept, dropped
 
 
+def encode_target(tokenizer, instance: Instance) -> List[int]:
+    """The training target: " " + instance.outputs[0], then eos_id."""
+    return tokenizer.encode(" " + instance.outputs[0], bos=False, eos=False) + [tokenizer.eos_id]
+
+
 def encode_example(tokenizer, task: Task, instance: Instance, n_shot: int = 0,
                    max_len: Optional[int] = None, with_definition: bool = True) -> Encoded:
     """Prompt + target ids for training: target = " " + instance.outputs[0] followed by eos_id.
 
     The target is never cut (see encode_prompt for what is); len(tokens) <= max_len.
     """
-    target = tokenizer.encode(" " + instance.outputs[0], bos=False, eos=False) + [tokenizer.eos_id]
+    target = encode_target(tokenizer, instance)
     prompt, truncated = encode_prompt(tokenizer, task, instance, n_shot, max_len, reserve=len(target),
                                       with_definition=with_definition)
     return Encoded(prompt + target, [False] * len(prompt) + [True] * len(target), truncated)
