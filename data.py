@@ -182,8 +182,17 @@ def _read_split(path: Path) -> List[str]:
     if not path.is_file():
         others = sorted(p.name for p in path.parent.parent.iterdir()) if path.parent.parent.is_dir() else []
         raise FileNotFoundError(f"{path}: split file not found (splits present: {others})")
-    names = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
-    return [n.removesuffix(".json") for n in names if n and not n.startswith("#")]
+    names = []
+    for i, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+        n = line.strip().removesuffix(".json")
+        if not n or n.startswith("#"):
+            continue
+        # one file name a line: a list on one line, or a path, would reach the file system as a name
+        if len(n.encode()) > 250 or any(c in n for c in "/\\,\t ") or n in (".", ".."):
+            raise ValueError(f"{path}:{i}: {n[:60]!r}{'...' * (len(n) > 60)} is not a task name "
+                             f"(expected one task file name a line, without spaces, commas or slashes)")
+        names.append(n)
+    return names
 
 
 def load_tasks(data_dir=None, split: str = "default", english_only: bool = False, n_heldout: int = 100,

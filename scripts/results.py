@@ -4,7 +4,8 @@
 
 Two lanes run side by side, one thread each (on a 2-core CPU that beats one two-threaded job):
 
-    lane 1: mt_lora (--mt_steps, a checkpoint every 25 steps)
+    lane 1: mt_lora (--mt_steps, a checkpoint every 25 steps; by default as many steps, of as many
+            sequences, as the hypernetwork's floor and the hypernetwork together)
     lane 2: per-task LoRA on the first --lora_tasks seen tasks that are not MMLU subjects, then the
             hypernetwork over mt_lora's --floor_step checkpoint (waits for lane 1 to write it)
     then:   eval.py, one call per group of systems (base, fewshot, base_chat, fewshot_chat,
@@ -14,9 +15,11 @@ Two lanes run side by side, one thread each (on a 2-core CPU that beats one two-
             only assembles the table from the lanes' predictions
 
 Runs (checkpoints: never committed) go to --runs; logs, the tables (copied from the evaluation
-folders) and a README with the commands, machine, date and each job's wall time go to --out. Every job resumes: an interrupted `make results` continues
-where it stopped when run again (train.py --resume, eval.py reuses finished systems). The hypernetwork
-is trained as the floor experiments found best (--hn_flags); all of it is overridable.
+folders) and a README with the commands, machine, date and each job's wall time go to --out. Every
+job resumes: an interrupted `make results` continues where it stopped when run again (train.py
+--resume, eval.py reuses finished systems). The hypernetwork is trained as results/sni-visits-2026-11-30
+found best on all 116 tasks (--hn_flags): the definition only in its adapter, never in the prompt,
+and its task path at 10 x lr. All of it is overridable.
 """
 import argparse
 import os
@@ -34,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 import data  # noqa: E402  (the repository's modules, from any working directory)
 from eval import eval_dir  # noqa: E402
 
-HN_FLAGS = "--tasks_per_step 8 --examples_per_task 2 --task_lr_mult 10"
+HN_FLAGS = "--tasks_per_step 8 --examples_per_task 2 --task_lr_mult 10 --def_dropout 1"
 
 
 def get_args(argv=None):
@@ -44,10 +47,11 @@ def get_args(argv=None):
     p.add_argument("--data_dir", default="data/sni", help="SNI folder (tasks/, splits/); data/sni is the trimmed copy the repository carries")
     p.add_argument("--out", default="results/sni", help="output folder: README.md, tables, logs")
     p.add_argument("--runs", default="runs/results", help="training runs and evaluation files (checkpoints)")
-    p.add_argument("--mt_steps", type=int, default=125, help="mt_lora steps (4 tasks x 4 examples each)")
+    p.add_argument("--mt_steps", type=int, default=None, help="mt_lora steps, 4 tasks x 4 examples each (default: "
+                                                              "--floor_step + --hn_steps, the hypernetwork's whole budget)")
     p.add_argument("--floor_step", type=int, default=50, help="the mt_lora checkpoint the hypernetwork is trained over "
                                                               "(a multiple of 25; 0: no floor)")
-    p.add_argument("--hn_steps", type=int, default=75, help="hypernetwork steps over the floor")
+    p.add_argument("--hn_steps", type=int, default=180, help="hypernetwork steps over the floor (8 tasks x 2 examples each)")
     p.add_argument("--hn_flags", default=HN_FLAGS, help="more train.py flags for the hypernetwork")
     p.add_argument("--lora_tasks", type=int, default=12, help="seen tasks that get a per-task LoRA (0: none)")
     p.add_argument("--lora_steps", type=int, default=20, help="steps per task LoRA (4 examples each)")
@@ -125,6 +129,8 @@ def main(argv=None):
             raise SystemExit(f"error: {d}: no such directory (run from the repository root; make demo-ckpt converts the demo model)")
     if a.eval_lanes < 1:
         raise SystemExit(f"error: --eval_lanes {a.eval_lanes}: expected an integer >= 1")
+    if a.mt_steps is None:
+        a.mt_steps = a.floor_step + a.hn_steps
     if a.floor_step and (a.floor_step % 25 or a.floor_step > a.mt_steps):
         raise SystemExit(f"error: --floor_step {a.floor_step}: expected a multiple of 25 up to --mt_steps {a.mt_steps}")
     (out / "logs").mkdir(parents=True, exist_ok=True)
@@ -137,14 +143,14 @@ def main(argv=None):
     lora_names = lora_task_names(ROOT / a.data_dir, a.lora_tasks) if a.lora_tasks else []
 
     jobs_mt = [{"name": "train_mt_lora", "cmd": train + ["--mode", "mt_lora", "--out_dir", str(mt), "--max_steps",
-                                                         str(a.mt_steps), "--save_every", "25", "--eval_every", "25"]}]
+                                                         str(a.mt_steps), "--save_every", "25", "--eval_every", "50"]}]
     jobs_hn = []
     if lora_names:
         jobs_hn.append({"name": "train_lora", "cmd": train + ["--mode", "lora", "--out_dir", str(lr), "--tasks", ",".join(lora_names),
                                                               "--max_steps", str(a.lora_steps), "--eval_every", "0",
                                                               "--save_every", str(a.lora_steps)]})
     jobs_hn.append({"name": "train_hypernet", "cmd": train + ["--out_dir", str(hn), "--max_steps", str(a.hn_steps),
-                                                              "--save_every", "25", "--eval_every", "25"]
+                                                              "--save_every", "30", "--eval_every", "60"]
                     + (["--floor", str(floor)] if a.floor_step else []) + shlex.split(a.hn_flags),
                     "wait_for": (lambda: (floor / "state.json").is_file()) if a.floor_step else None})
     times = {}

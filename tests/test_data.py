@@ -222,6 +222,20 @@ def test_split_names_missing_task(tmp_path):
         data.load_tasks(root, split="nosuch", log=None)
 
 
+@pytest.mark.parametrize("line", [",".join(f"task{i:03d}_some_long_task_name" for i in range(20)),  # > 255 bytes
+                                  "good, other", "../good", "good other"], ids=["list", "comma", "path", "space"])
+def test_split_line_that_is_not_a_task_name(tmp_path, line):
+    """A split line must be one task file name: a comma-separated list once reached pathlib as one name
+    and died there with OSError "File name too long"."""
+    root = write_sni(tmp_path / "sni", {"good": sni_task()}, train=["good"])
+    split = root / "splits" / "default" / "train_tasks.txt"
+    split.write_text("# comment\ngood\n" + line + "\n")
+    with pytest.raises(ValueError) as e:
+        data.load_tasks(root, log=None)
+    assert str(e.value).startswith(f"{split}:3: ") and "is not a task name" in str(e.value)
+    assert "\n" not in str(e.value) and len(str(e.value)) < len(str(split)) + 200
+
+
 def test_task_without_usable_instances(tmp_path):
     tasks = {"none": sni_task(Instances=[]),
              "blank": sni_task(Instances=[{"id": "e0", "input": "x", "output": [""]},

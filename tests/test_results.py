@@ -89,8 +89,11 @@ def test_results_errors_are_one_line(tmp_path):
     sni = write_sni(tmp_path / "sni")
     base = [sys.executable, "scripts/results.py", "--ckpt_dir", str(ckpt), "--data_dir", str(sni),
             "--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs"), "--lora_tasks", "0"]
+    # mt_lora's steps default to the hypernetwork's whole budget: its floor's steps + its own (30 + 180)
     r = subprocess.run(base + ["--floor_step", "30"], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 1 and r.stderr.strip() == "error: --floor_step 30: expected a multiple of 25 up to --mt_steps 125"
+    assert r.returncode == 1 and r.stderr.strip() == "error: --floor_step 30: expected a multiple of 25 up to --mt_steps 210"
+    r = subprocess.run(base + ["--floor_step", "50", "--mt_steps", "25"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and r.stderr.strip() == "error: --floor_step 50: expected a multiple of 25 up to --mt_steps 25"
     r = subprocess.run(base + ["--eval_lanes", "0"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 1 and r.stderr.strip() == "error: --eval_lanes 0: expected an integer >= 1"
     # a job that fails stops the pipeline with that job's last log line; the other lane's job is not started
