@@ -649,12 +649,13 @@ def evaluate(args):
               "english_only": cfg["english_only"], "max_len": max_len, "max_per_task": args.max_per_task,
               "max_new_tokens": args.max_new_tokens, "dtype": str(dtype), "tasks": [t.name for t in tasks]}
     prior_path = out_dir / "results.json"
-    # settings of every system ever finished here (kept across invocations that run other systems)
-    cache = json.loads(prior_path.read_text()).get("cache", {}) if prior_path.is_file() else {}
+    # settings and decoding time of every system ever finished here (kept across invocations that run other systems)
+    prior = json.loads(prior_path.read_text()) if prior_path.is_file() else {}
+    cache, timing = prior.get("cache", {}), prior.get("speed", {}).get("decode", {})
     results = {"metric_version": METRIC_VERSION, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "command": "python eval.py " + " ".join(args.argv), "run": str(run["dir"]), "step": run["step"],
                "settings": common, "run_config": cfg, "tasks": {"seen": [t.name for t in seen], "unseen": [t.name for t in unseen]},
-               "systems": {}, "differences": {}, "diversity": {}, "speed": {}, "notes": [], "complete": False,
+               "systems": {}, "differences": {}, "diversity": {}, "speed": {"decode": timing}, "notes": [], "complete": False,
                "cache": cache}
     records = {}
 
@@ -663,8 +664,9 @@ def evaluate(args):
         here meanwhile: two processes may evaluate different systems into one directory side by side."""
         with open(out_dir / ".lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            disk = json.loads(prior_path.read_text()).get("cache", {}) if prior_path.is_file() else {}
-            cache.update({k: v for k, v in disk.items() if k not in records})
+            disk = json.loads(prior_path.read_text()) if prior_path.is_file() else {}
+            cache.update({k: v for k, v in disk.get("cache", {}).items() if k not in records})
+            timing.update({k: v for k, v in disk.get("speed", {}).get("decode", {}).items() if k not in records})
             lora.write_atomic(prior_path, json.dumps(results, indent=1, ensure_ascii=False))
 
     def run_system(name, settings, set_rows=lambda rows: None, rows=None, shots=0, chat=False, with_definition=True):
@@ -680,13 +682,18 @@ def evaluate(args):
             recs = [json.loads(l) for l in (found[0] / pred_path.name).read_text().splitlines()]
             if found[0] != out_dir:
                 lora.write_atomic(pred_path, (found[0] / pred_path.name).read_text())
+                there = json.loads((found[0] / "results.json").read_text()).get("speed", {}).get("decode", {})
+                timing.update({name: there[name]} if name in there else {})
             print(f"{name}: reused {found[0] / pred_path.name} ({len(recs)} predictions)", file=sys.stderr)
         else:
             mine = [(ti, inst) for ti, inst in items if rows is None or tasks[ti].name in rows]
             jobs = [{"prompt": prompt_ids(tokenizer, tasks[ti], inst, shots, chat, with_definition, max_len, budgets[ti]),
                      "budget": budgets[ti], "newline": one_line[ti], "row": None if rows is None else rows[tasks[ti].name]}
                     for ti, inst in mine]
+            t0 = time.perf_counter()
             preds = decode(model, tokenizer, jobs, args.batch_size, set_rows, nl, name)
+            timing[name] = {"seconds": round(time.perf_counter() - t0, 3), "instances": len(jobs),
+                            "device": args.device, "batch_size": args.batch_size, "threads": torch.get_num_threads()}
             recs = []
             for (ti, inst), job, pred in zip(mine, jobs, preds):
                 em, rl = instance_scores(pred, inst.outputs, is_xlingual(tasks[ti]))
@@ -778,6 +785,10 @@ def evaluate(args):
         notes.append(f"writing one task's adapter: {sp['adapter_ms']:.0f} ms (task encoding + hypernetwork, median); "
                      f"training one per-task LoRA: " + (f"{lt['seconds']:.1f} s ({lt['method']})" if lt.get("seconds")
                                                          else "n/a (no --lora_ckpt)") + ratio)
+    timed = [f"{n} {timing[n]['seconds'] / max(1, timing[n]['instances']):.2f}" for n in records if n in timing]
+    if timed:
+        notes.append("decoding, seconds per instance (" + ", ".join(sorted({f"{t['device']}, torch threads {t['threads']}"
+                     for n, t in timing.items() if n in records})) + "): " + ", ".join(timed))
     if missing:
         notes.append(f"none of the run's training tasks are in {where}: unseen tasks only")
     results["header"] = header(results)

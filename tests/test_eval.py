@@ -156,12 +156,14 @@ def test_end_to_end_every_system(runs, capsys):
                     assert got["per_task"][n][m] == ev.compute_grouped_metrics(
                         [r["prediction"] for r in rs], [r["references"] for r in rs], [r["task"] for r in rs])[n][m]
         assert all(len(r["references"]) >= 1 and r["prompt_tokens"] > 0 for r in recs)
+        assert saved["speed"]["decode"][s]["instances"] == len(recs) and saved["speed"]["decode"][s]["seconds"] > 0
     # paired differences and the extra figures
     assert set(saved["differences"]) == {"hypernet-base", "hypernet-hypernet_shuffled", "hypernet-mt_lora", "hypernet-lora"}
     assert set(saved["differences"]["hypernet-lora"]) == {"seen"}
     assert {"hypernet/seen", "hypernet/unseen", "lora/seen"} <= set(saved["diversity"])
     assert saved["speed"]["adapter_ms"] > 0 and saved["speed"]["lora_train"]["seconds"] > 0
     assert "training one per-task LoRA" in table and "| hypernet − base |" in table
+    assert re.search(r"decoding, seconds per instance \(cpu, torch threads \d+\): base \d+\.\d\d, fewshot", table)
     assert "builtin_list_sum" in (out_dir / "per_task.md").read_text()
     assert "Mathematics" in (out_dir / "per_category.md").read_text()
 
@@ -192,6 +194,10 @@ def test_reuse_without_force(runs, capsys):
     assert "base: reused" in capsys.readouterr().err
     assert (runs / "hn" / "eval" / "builtin-1" / "predictions-base.jsonl").read_text() == \
         (runs / "hn" / "eval" / "builtin-2" / "predictions-base.jsonl").read_text()
+    # with its decoding time, and the time of a system reused in place survives invocations that did not run it
+    times = [json.loads((runs / "hn" / "eval" / d / "results.json").read_text())["speed"]["decode"]["base"]
+             for d in ("builtin-1", "builtin-2")]
+    assert times[0] == times[1] and times[0]["instances"] == 2 * 22
     shutil.rmtree(step1)
 
 
@@ -214,6 +220,7 @@ def test_two_processes_share_one_eval_directory(runs, tmp_path):
     assert all(f"{s}: reused" in r.stderr for s in ("base", "base_chat", "hypernet", "mt_lora")), r.stderr
     saved = json.loads((hn / "eval" / "builtin-2" / "results.json").read_text())
     assert saved["complete"] and list(saved["systems"]) == ["base", "base_chat", "hypernet", "mt_lora"]
+    assert set(saved["speed"]["decode"]) == {"base", "base_chat", "hypernet", "mt_lora"}  # each process's times kept
 
 
 def test_mixed_task_batch_equals_one_task_at_a_time(tmp_path):
