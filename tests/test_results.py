@@ -82,6 +82,33 @@ def test_results_pipeline_trains_evaluates_and_resumes(tmp_path):
         assert "\n".join(lines[:-1]) + "\n" == before[f]
         assert (f / "per_category.md").read_text() == (out / f.name / "per_category.md").read_text()
     assert "base from sni-2/" in lines[-1] and "hypernet from sni-2-adapter_only/" in lines[-1]
+    # --take: another run's folder holding only its hypernetwork systems takes its baselines from this one
+    second = tmp_path / "second" / "sni-2"
+    second.mkdir(parents=True)
+    res = json.loads((folders[0] / "results.json").read_text())
+    for name in ("hypernet", "hypernet_shuffled"):
+        shutil.copy(folders[0] / f"predictions-{name}.jsonl", second)
+    res["cache"] = {n: {**res["cache"][n], "ckpt": ["elsewhere"]} for n in ("hypernet", "hypernet_shuffled")}
+    res["settings"]["ckpt"] = ["elsewhere"]
+    (second / "results.json").write_text(json.dumps(res))
+    tables = [sys.executable, "scripts/tables.py", str(second)]
+    r = subprocess.run(tables + ["--take", str(folders[0])], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = (second / "table.md").read_text().splitlines()
+    assert "\n".join(lines[:-1]) + "\n" == before[folders[0]]
+    assert f"mt_lora from {folders[0]}/" in lines[-1] and "hypernet from sni-2/" in lines[-1]
+    r = subprocess.run(tables, cwd=ROOT, capture_output=True, text=True)  # without it: the two hypernetwork rows
+    assert r.returncode == 0 and list(json.loads((second / "results.json").read_text())["systems"]) == \
+        ["hypernet", "hypernet_shuffled"]
+    # other instances, or the other prompt mode: refused in one line
+    res["settings"]["max_per_task"] = 3
+    (second / "results.json").write_text(json.dumps(res))
+    r = subprocess.run(tables + ["--take", str(folders[0])], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 1 and r.stderr.strip() == \
+        f"error: --take {folders[0]}: evaluated with other settings than {second} (max_per_task)"
+    r = subprocess.run(tables + ["--take", str(folders[1])], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 1 and r.stderr.strip() == f"error: --take {folders[1]}: no baseline (base, fewshot, " \
+        f"base_chat, fewshot_chat, mt_lora, lora) that {second} lacks, with the definition in the prompt"
 
 
 def test_results_errors_are_one_line(tmp_path):
