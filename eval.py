@@ -55,7 +55,8 @@ from model import Tokenizer, chat_prompt, generate, load_model
 METRIC_VERSION = "sni-official-1: normalized exact match (articles kept), rouge-score rougeL F with Porter " \
                  "stemming, max over references, x100; non-English outputs on script-aware tokens"
 SYSTEMS = ("base", "fewshot", "base_chat", "fewshot_chat", "hypernet", "hypernet_shuffled", "mt_lora", "lora")
-DIFFERENCES = (("hypernet", "base"), ("hypernet", "hypernet_shuffled"), ("hypernet", "mt_lora"), ("hypernet", "lora"))
+DIFFERENCES = (("hypernet", "base"), ("hypernet", "fewshot"), ("hypernet", "hypernet_shuffled"), ("hypernet", "mt_lora"),
+               ("hypernet", "lora"))
 N_BOOTSTRAP = 1000
 
 # ----------------------------------------------------------------------------- metrics (SNI's semantics)
