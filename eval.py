@@ -336,6 +336,16 @@ class Progress:
             print(line, file=sys.stderr, flush=True)
 
 
+def decoding_note(timing: dict, names) -> str:
+    """The notes' line on decoding time, for those of `names` (in order) that results.json's speed.decode times."""
+    timed = [n for n in names if n in timing]
+    if not timed:
+        return ""
+    where = ", ".join(sorted({f"{timing[n]['device']}, torch threads {timing[n]['threads']}" for n in timed}))
+    return f"decoding, seconds per instance ({where}): " + ", ".join(
+        f"{n} {timing[n]['seconds'] / max(1, timing[n]['instances']):.2f}" for n in timed)
+
+
 def decode(model, tokenizer, jobs, batch_size, set_rows, nl_ids, label) -> list:
     """Greedy completions of jobs [{"prompt": ids, "budget": int, "newline": bool, "row": bank row}].
 
@@ -677,15 +687,19 @@ def evaluate(args):
             del settings["ckpt"]  # the frozen model's answers: the same for every checkpoint of the run
         pred_path = out_dir / f"predictions-{name}.jsonl"
         # this directory first, then the run's other evaluations (other steps) for checkpoint-free systems
-        found = [d for d in [out_dir, *sorted(out_dir.parent.iterdir())] if (d / "results.json").is_file()
-                 and (d / pred_path.name).is_file() and json.loads((d / "results.json").read_text()).get("cache", {}).get(name) == settings]
+        def finished(d):  # d's results.json, when d holds this system's predictions made with these settings
+            if not ((d / "results.json").is_file() and (d / pred_path.name).is_file()):
+                return None
+            res = json.loads((d / "results.json").read_text())
+            return res if res.get("cache", {}).get(name) == settings else None
+        found = [(d, res) for d in [out_dir, *sorted(out_dir.parent.iterdir())] if (res := finished(d)) is not None]
         if found and not args.force:
-            recs = [json.loads(l) for l in (found[0] / pred_path.name).read_text().splitlines()]
-            if found[0] != out_dir:
-                lora.write_atomic(pred_path, (found[0] / pred_path.name).read_text())
-                there = json.loads((found[0] / "results.json").read_text()).get("speed", {}).get("decode", {})
-                timing.update({name: there[name]} if name in there else {})
-            print(f"{name}: reused {found[0] / pred_path.name} ({len(recs)} predictions)", file=sys.stderr)
+            there, res = found[0]
+            recs = [json.loads(l) for l in (there / pred_path.name).read_text().splitlines()]
+            if there != out_dir:
+                lora.write_atomic(pred_path, (there / pred_path.name).read_text())
+                timing.update({k: v for k, v in res.get("speed", {}).get("decode", {}).items() if k == name})
+            print(f"{name}: reused {there / pred_path.name} ({len(recs)} predictions)", file=sys.stderr)
         else:
             mine = [(ti, inst) for ti, inst in items if rows is None or tasks[ti].name in rows]
             jobs = [{"prompt": prompt_ids(tokenizer, tasks[ti], inst, shots, chat, with_definition, max_len, budgets[ti]),
@@ -786,10 +800,8 @@ def evaluate(args):
         notes.append(f"writing one task's adapter: {sp['adapter_ms']:.0f} ms (task encoding + hypernetwork, median); "
                      f"training one per-task LoRA: " + (f"{lt['seconds']:.1f} s ({lt['method']})" if lt.get("seconds")
                                                          else "n/a (no --lora_ckpt)") + ratio)
-    timed = [f"{n} {timing[n]['seconds'] / max(1, timing[n]['instances']):.2f}" for n in records if n in timing]
-    if timed:
-        notes.append("decoding, seconds per instance (" + ", ".join(sorted({f"{t['device']}, torch threads {t['threads']}"
-                     for n, t in timing.items() if n in records})) + "): " + ", ".join(timed))
+    if note := decoding_note(timing, records):
+        notes.append(note)
     if missing:
         notes.append(f"none of the run's training tasks are in {where}: unseen tasks only")
     results["header"] = header(results)

@@ -14,7 +14,8 @@ lora this folder lacks come from FOLDER when it was evaluated with the same sett
 instances, lengths, data; the same adapter-only mode), so a second hypernetwork run needs no new
 baseline pass. Writes table.md, per_task.md, per_category.md and results.json as eval.py does
 (scores, intervals and paired differences through eval.py's own functions), keeping the notes of
-the last eval.py call; adapter diversity and speed notes are those that call measured.
+the last eval.py call: its adapter diversity and adapter-writing time. The decoding-time note covers
+every row, each system's time read where its predictions were made.
 """
 import argparse
 import json
@@ -57,18 +58,21 @@ def rebuild(folder: Path, data_dir=None, take=()) -> dict:
     adapter_only = folder.name.endswith("-adapter_only")
     sibling = folder.parent / folder.name.removesuffix("-adapter_only")
     donors = [(sibling, BASE_SYSTEMS, False)] * (sibling != folder) + [(Path(t), TAKEN, True) for t in take]
+    loaded = {folder: res}  # results.json of each folder read
     for donor, names, asked in donors:
         if not (donor / "results.json").is_file():
             if asked:
                 raise SystemExit(f"error: --take {donor}: no results.json (not an eval.py folder)")
             continue
-        other = json.loads((donor / "results.json").read_text())["cache"]
+        loaded[donor] = json.loads((donor / "results.json").read_text())
+        other = loaded[donor]["cache"]
         fits = [n for n in names if n not in sources and n in other and (donor / f"predictions-{n}.jsonl").is_file()
                 and other[n].get("adapter_only", adapter_only) == adapter_only]
-        differ = sorted({k for n in fits for k, v in expected.items() if other[n].get(k) != v})
-        if asked and differ:
-            raise SystemExit(f"error: --take {donor}: evaluated with other settings than {folder} ({', '.join(differ)})")
-        sources.update({n: donor for n in fits if all(other[n].get(k) == v for k, v in expected.items())})
+        differ = {n: [k for k, v in expected.items() if other[n].get(k) != v] for n in fits}
+        if asked and any(differ.values()):
+            keys = sorted({k for ks in differ.values() for k in ks})
+            raise SystemExit(f"error: --take {donor}: evaluated with other settings than {folder} ({', '.join(keys)})")
+        sources.update({n: donor for n in fits if not differ[n]})
         if asked and not fits:
             raise SystemExit(f"error: --take {donor}: no baseline ({', '.join(TAKEN)}) that {folder} lacks, "
                              f"{'adapter-only' if adapter_only else 'with the definition in the prompt'}")
@@ -78,13 +82,19 @@ def rebuild(folder: Path, data_dir=None, take=()) -> dict:
     for n in ev.SYSTEMS:  # eval.py's row order
         if n in sources:
             records[n] = read_jsonl(sources[n] / f"predictions-{n}.jsonl")
-            settings = res["cache"].get(n) or json.loads((sources[n] / "results.json").read_text())["cache"][n]
+            settings = res["cache"].get(n) or loaded[sources[n]]["cache"][n]
             systems[n] = {"settings": settings, "summary": ev.summarize(records[n], tasks_by_name)}
-    res.update(systems=systems, differences={}, complete=True)
+    # decoding time as measured where each system's predictions were made
+    timing = {n: t for n in records if (t := loaded[sources[n]].get("speed", {}).get("decode", {}).get(n))}
+    res.update(systems=systems, differences={}, complete=True, speed={**res.get("speed", {}), "decode": timing})
     res.setdefault("header", ev.header(res))  # an eval.py call stopped before its end wrote none
     ev.compare(res, records, tasks_by_name)
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    res["notes"] = [n for n in res["notes"] if not n.startswith("tables rebuilt")] + [
+    # the decoding line of every row, in place of the last eval.py call's, which timed only the systems it ran
+    decoding = ev.decoding_note(timing, records)
+    notes = [n for n in res["notes"] if not n.startswith(("tables rebuilt", "decoding, seconds"))]
+    at = next((i for i, n in enumerate(notes) if n.startswith("none of the run's")), len(notes))  # eval.py's order
+    res["notes"] = notes[:at] + [decoding] * bool(decoding) + notes[at:] + [
         f"tables rebuilt from the predictions by scripts/tables.py on {now}: "
         + ", ".join(f"{n} from {sources[n].name if sources[n].parent == folder.parent else sources[n]}/" for n in records)]
     lora.write_atomic(folder / "table.md", ev.table(res))
