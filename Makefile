@@ -28,7 +28,7 @@ demo-ckpt: $(DEMO_CKPT)/consolidated.00.pth
 # goes to runs/demo_mt.log). Then the eval table on held-out instances of the 16 seen tasks and on
 # the 6 unseen ones (base model, the model's chat format, hypernet, its shuffled-instruction
 # control, mt_lora), and a PEFT adapter written for a task described in free text. Previous
-# runs/demo and runs/demo_mt are moved to <dir>.old-<time>. About 10-15 min on 2 free CPU cores.
+# runs/demo and runs/demo_mt are moved to <dir>.old-<time>. About 18 min on 2 free CPU cores.
 DEMO_TRAIN := --ckpt_dir $(DEMO_CKPT) --max_steps 80 --eval_every 20 --log_every 10 --save_every 80 --overwrite
 demo: deps demo-ckpt
 	mkdir -p runs

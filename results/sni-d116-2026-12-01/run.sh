@@ -35,3 +35,15 @@ python eval.py --ckpt $RUNS/visits/V116 --max_per_task 10 --systems base,fewshot
 python eval.py --ckpt $RUNS/visits/V116 --max_per_task 20 --adapter_only --systems hypernet,hypernet_shuffled,mt_lora,lora \
   --mt_lora_ckpt $RUNS/mt_lora230 --lora_ckpt $RUNS/lora12
 python scripts/tables.py $RUNS/visits/D116/eval/sni-180 --take $RUNS/visits/V116/eval/sni-180
+# D116 adapter only (the definition removed from every prompt), 20 per task, against V116's adapter-only
+# baselines (mt_lora230 and the per-task LoRA decoded there)
+python eval.py --ckpt $RUNS/visits/D116 --max_per_task 20 --adapter_only --systems hypernet > runs/d116/lane1_ao.log 2>&1 &
+python eval.py --ckpt $RUNS/visits/D116 --max_per_task 20 --adapter_only --systems hypernet_shuffled > runs/d116/lane2_ao.log 2>&1 &
+wait
+python scripts/tables.py $RUNS/visits/D116/eval/sni-180-adapter_only --take $RUNS/visits/V116/eval/sni-180-adapter_only
+# the README's D116 - V116 column: a paired bootstrap over the same instances, with eval.py's own function
+for mode in sni-180 sni-180-adapter_only; do
+  python -c "import json, sys, eval as ev; rd = lambda p: [json.loads(l) for l in open(p)]
+p = ev.paired(*(rd(f'$RUNS/visits/{r}/eval/$mode/predictions-hypernet.jsonl') for r in ('D116', 'V116')))
+print('$mode', {s: (p[s]['rougeL']['diff'], p[s]['rougeL']['ci']) for s in p})"
+done
