@@ -698,7 +698,9 @@ def evaluate(args):
             recs = [json.loads(l) for l in (there / pred_path.name).read_text().splitlines()]
             if there != out_dir:
                 lora.write_atomic(pred_path, (there / pred_path.name).read_text())
-                timing.update({k: v for k, v in res.get("speed", {}).get("decode", {}).items() if k == name})
+                decoded = res.get("speed", {}).get("decode", {})
+                if name in decoded:
+                    timing[name] = decoded[name]
             print(f"{name}: reused {there / pred_path.name} ({len(recs)} predictions)", file=sys.stderr)
         else:
             mine = [(ti, inst) for ti, inst in items if rows is None or tasks[ti].name in rows]
