@@ -692,9 +692,9 @@ def evaluate(args):
                 return None
             res = json.loads((d / "results.json").read_text())
             return res if res.get("cache", {}).get(name) == settings else None
-        found = [(d, res) for d in [out_dir, *sorted(out_dir.parent.iterdir())] if (res := finished(d)) is not None]
+        found = next(((d, res) for d in [out_dir, *sorted(out_dir.parent.iterdir())] if (res := finished(d)) is not None), None)
         if found and not args.force:
-            there, res = found[0]
+            there, res = found
             recs = [json.loads(l) for l in (there / pred_path.name).read_text().splitlines()]
             if there != out_dir:
                 lora.write_atomic(pred_path, (there / pred_path.name).read_text())
