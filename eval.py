@@ -31,6 +31,7 @@ and a last call with every system then only assembles the table.
 
 import argparse
 import fcntl
+import itertools
 import json
 import math
 import string
@@ -347,25 +348,27 @@ def decoding_note(timing: dict, names) -> str:
 
 
 def decode(model, tokenizer, jobs, batch_size, set_rows, nl_ids, label) -> list:
-    """Greedy completions of jobs [{"prompt": ids, "budget": int, "newline": bool, "row": bank row}].
+    """Greedy completions of jobs [{"prompt": ids, "budget": int, "newline": bool, "task": int, "row": bank row}].
 
-    Batches hold one (newline rule, budget) group, sorted by prompt length to cut padding; set_rows
-    receives each batch's bank rows before it runs (per-row adapters). Returns texts in jobs' order."""
+    A batch holds one task's jobs (so one budget, one newline rule, one adapter) sorted by prompt
+    length, a task's n jobs cut into ceil(n / batch_size) near-equal batches. Its rows share the
+    prompt's start (the definition), which generate() then prefills once. set_rows receives each
+    batch's bank rows before it runs. Returns texts in jobs' order."""
     out, progress = [None] * len(jobs), Progress(len(jobs), label)
-    order = sorted(range(len(jobs)), key=lambda i: (jobs[i]["newline"], jobs[i]["budget"], len(jobs[i]["prompt"])))
+    order = sorted(range(len(jobs)), key=lambda i: (jobs[i]["task"], len(jobs[i]["prompt"])))
     stop = set(tokenizer.stop_tokens)
-    i = 0
-    while i < len(order):
-        key = (jobs[order[i]]["newline"], jobs[order[i]]["budget"])
-        batch = [order[i]]
-        while len(batch) < batch_size and i + len(batch) < len(order) and \
-                (jobs[order[i + len(batch)]]["newline"], jobs[order[i + len(batch)]]["budget"]) == key:
-            batch.append(order[i + len(batch)])
-        set_rows([jobs[j]["row"] for j in batch])
-        texts = generate(model, tokenizer, [jobs[j]["prompt"] for j in batch], key[1], stop=stop | nl_ids if key[0] else stop)
+    batches = []
+    for _, group in itertools.groupby(order, key=lambda i: jobs[i]["task"]):
+        group = list(group)
+        k = -(-len(group) // batch_size)
+        batches += [group[len(group) * b // k: len(group) * (b + 1) // k] for b in range(k)]
+    for batch in batches:
+        first, rows = jobs[batch[0]], [jobs[j]["row"] for j in batch]
+        set_rows(rows)
+        texts = generate(model, tokenizer, [jobs[j]["prompt"] for j in batch], first["budget"],
+                         stop=stop | nl_ids if first["newline"] else stop, share_prefix=len(set(rows)) == 1)
         for j, text in zip(batch, texts):  # generate drops the stop token: of ".\n" the "." goes too (metrics ignore it)
-            out[j] = (text.split("\n")[0] if key[0] else text).strip()
-        i += len(batch)
+            out[j] = (text.split("\n")[0] if first["newline"] else text).strip()
         progress.update(len(batch))
     return out
 
@@ -578,7 +581,7 @@ def try_adapter(args):
     def jobs(with_definition):
         return [{"prompt": prompt_ids(tokenizer, task, data.Instance(f"input-{i}", x, ["?"]), 0, False, with_definition,
                                       max_len, args.max_new_tokens), "budget": args.max_new_tokens, "newline": True,
-                 "row": None} for i, x in enumerate(args.input)]
+                 "task": 0, "row": None} for i, x in enumerate(args.input)]
     with injected(model, **inject):
         if getattr(hn.cfg, "floor_rank", 0):  # a frozen shared LoRA under every generated adapter
             hn.attach_floor(model)
@@ -705,7 +708,8 @@ def evaluate(args):
         else:
             mine = [(ti, inst) for ti, inst in items if rows is None or tasks[ti].name in rows]
             jobs = [{"prompt": prompt_ids(tokenizer, tasks[ti], inst, shots, chat, with_definition, max_len, budgets[ti]),
-                     "budget": budgets[ti], "newline": one_line[ti], "row": None if rows is None else rows[tasks[ti].name]}
+                     "budget": budgets[ti], "newline": one_line[ti], "task": ti,
+                     "row": None if rows is None else rows[tasks[ti].name]}
                     for ti, inst in mine]
             t0 = time.perf_counter()
             preds = decode(model, tokenizer, jobs, args.batch_size, set_rows, nl, name)

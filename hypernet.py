@@ -223,6 +223,23 @@ class HyperNetwork(nn.Module):
             W = W + self.shared * self.mask
         return W
 
+    def perturb(self, codes, dropout=0.0, noise=0.0, seed=0):
+        """Training-time regularisation of the task code: in the normalised space e (unit RMS over
+        the training tasks), zero each coordinate with probability `dropout` (the rest scaled by
+        1 / (1 - dropout)), then add Gaussian noise of std `noise`. codes (N, dim) raw -> raw codes
+        that forward() maps to that e, so the decoder cannot key on any one exact code. The draw is
+        a pure function of seed (train.py: of run seed and step), hence equal across --resume and ranks."""
+        if not dropout and not noise:
+            return codes
+        g = torch.Generator().manual_seed(seed)
+        e = (codes.float() - self.task_mean) / self.task_scale
+        if dropout:
+            keep = torch.rand(e.shape, generator=g) >= dropout
+            e = e * keep.to(e.device) / (1 - dropout)
+        if noise:
+            e = e + noise * torch.randn(e.shape, generator=g).to(e.device)
+        return e * self.task_scale + self.task_mean
+
     def adapters(self, W):
         """W (N, M, P) -> [(A (N, r, in_m|a), B (N, out_m|b, r))] in lora.lora_modules() order (views)."""
         N, M, r = W.shape[0], W.shape[1], self.cfg.rank

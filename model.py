@@ -233,6 +233,17 @@ class Transformer(nn.Module):
             layer.attention.cache_k = torch.zeros(shape, dtype=w.dtype, device=w.device)
             layer.attention.cache_v = torch.zeros(shape, dtype=w.dtype, device=w.device)
 
+    def copy_cache_prefix(self, n: int, pad: torch.Tensor):
+        """Copy cache slots 0..n - 1 of row 0 to slots pad[i]..pad[i] + n - 1 of every row i: a prefix
+        prefilled once serves each left-padded row (its keys carry RoPE positions 0..n - 1, which are
+        those positions in every row, whatever its padding)."""
+        slots = pad[:, None] + torch.arange(n, device=pad.device)  # (B, n)
+        rows = torch.arange(len(pad), device=pad.device)[:, None]
+        for layer in self.layers:
+            a = layer.attention
+            a.cache_k[rows, slots] = a.cache_k[0, :n].clone()  # (n, kv, hd) broadcast over rows
+            a.cache_v[rows, slots] = a.cache_v[0, :n].clone()
+
     def clear_cache(self):
         for layer in self.layers:
             layer.attention.cache_k = layer.attention.cache_v = None
@@ -507,7 +518,8 @@ def compiled_block():
 
 @torch.inference_mode()
 def generate(model: Transformer, tokenizer: Tokenizer, prompts: Sequence[Union[str, Sequence[int]]],
-             max_new_tokens: int, stop: Optional[Collection[int]] = None, compile: bool = False) -> List[str]:
+             max_new_tokens: int, stop: Optional[Collection[int]] = None, compile: bool = False,
+             share_prefix: bool = False) -> List[str]:
     """Batched greedy decoding with the KV cache; returns each prompt's completion, without the stop token.
 
     Prompts of different lengths are left-padded into one (B, L) buffer and prefilled in one forward
@@ -522,6 +534,12 @@ def generate(model: Transformer, tokenizer: Tokenizer, prompts: Sequence[Union[s
     cache (fixed shapes: its length is rounded up to a multiple of 256, so different prompt lengths
     mostly share one compiled graph; a new batch size or length bucket compiles again). The first
     call compiles: 1-2 minutes on a 2-core CPU.
+
+    share_prefix=True: the caller promises that every row runs the same weights (no per-row adapter).
+    The prompts' longest common prefix (in SNI prompts, the task's definition) is then prefilled once
+    as a batch of one and its keys and values copied into every row's cache; the prefill goes on from
+    the first slot where some row's prompt differs. Same output up to float rounding, fewer tokens
+    (eval.py batches one task's instances; bench/decode.py measures the gain on SNI).
     """
     prompt_tokens = [tokenizer.encode(p, bos=tokenizer.add_bos, eos=False) if isinstance(p, str) else list(p)
                      for p in prompts]
@@ -548,9 +566,18 @@ def generate(model: Transformer, tokenizer: Tokenizer, prompts: Sequence[Union[s
     last[:, -1] = True  # output_mask: logits at each row's last prompt token only
     block = compiled_block() if compile else None
 
+    shared = common_prefix_len(prompt_tokens) if share_prefix and B > 1 else 0
+    shared = min(shared, L - 1)  # the prefill below keeps at least each row's last prompt token
+
     model.setup_cache(B, cache_len)
     try:
-        next_token = model(tokens[:, :L], output_mask=last, pad=pad_or_none).argmax(-1)  # (B,)
+        if shared >= 8:  # below that a separate pass costs more than it saves
+            model.forward_hidden(torch.tensor([prompt_tokens[0][:shared]], device=device))  # cache row 0, slots 0..shared-1
+            model.copy_cache_prefix(shared, pad)
+            start = int(pad.min()) + shared  # the longest prompt's first unshared slot; shorter rows redo a few
+            next_token = model(tokens[:, start:L], start_pos=start, output_mask=last[:, start:], pad=pad).argmax(-1)
+        else:
+            next_token = model(tokens[:, :L], output_mask=last, pad=pad_or_none).argmax(-1)  # (B,)
         end = L
         for cur in range(L, total):
             tokens[:, cur] = next_token
@@ -574,6 +601,15 @@ def generate(model: Transformer, tokenizer: Tokenizer, prompts: Sequence[Union[s
                 break
         out.append(tokenizer.decode(completion))
     return out
+
+
+def common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
+    """Length of the longest prefix that every sequence starts with."""
+    n = min(len(s) for s in seqs)
+    for j in range(n):
+        if any(s[j] != seqs[0][j] for s in seqs):
+            return j
+    return n
 
 
 def chat_prompt(tokenizer: Tokenizer, user: str) -> List[int]:

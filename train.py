@@ -111,6 +111,10 @@ def get_parser():
                    "(1: adapter only, the adapter is the only carrier of the task)")
     g.add_argument("--task_lr_mult", type=float, default=1.0, help="hypernet: lr multiplier for every parameter but the "
                    "task-independent S and head bias (the path through which the task code acts)")
+    g.add_argument("--code_dropout", type=float, default=0.0, help="hypernet: in training, zero this fraction of the "
+                   "normalised task code's coordinates (a fresh draw each step)")
+    g.add_argument("--code_noise", type=float, default=0.0, help="hypernet: in training, add Gaussian noise of this std "
+                   "to the normalised task code (unit RMS; a fresh draw each step)")
     g = p.add_argument_group("logging and checkpoints")
     g.add_argument("--log_every", type=int, default=1)
     g.add_argument("--eval_every", type=int, default=50, help="validation loss on held-out instances (0: off)")
@@ -141,7 +145,8 @@ RESULT_FLAGS = ("ckpt_dir", "data_dir", "split", "mode", "tasks", "english_only"
                 "seed", "data_seed", "tasks_per_step", "examples_per_task", "grad_accum", "n_shot", "max_len",
                 "lr", "min_lr_ratio", "warmup_steps", "weight_decay", "grad_clip", "kind", "targets", "rank",
                 "lora_a", "lora_b", "alpha", "d_h", "hn_layers", "iterations", "no_module_emb", "pooling", "task_examples",
-                "val_per_task", "floor", "floor_trainable", "def_dropout", "task_lr_mult")
+                "val_per_task", "floor", "floor_trainable", "def_dropout", "task_lr_mult",
+                "code_dropout", "code_noise")
 # May differ on --resume: cadence, output, hardware; micro-batching (micro_batch_size, micro_batch_tokens,
 # pack) and activation_checkpointing change only float rounding; max_steps extends a run (the lr
 # schedule is then stretched, main() says how).
@@ -159,8 +164,9 @@ ARG_RULES = [
      lambda v: v >= 0, "an integer >= 0"),
     (("max_train_instances",), lambda v: v is None or v >= 1, "an integer >= 1"),
     (("lr", "alpha", "task_lr_mult"), lambda v: math.isfinite(v) and v > 0, "a number > 0"),
-    (("weight_decay", "grad_clip"), lambda v: math.isfinite(v) and v >= 0, "a number >= 0"),
+    (("weight_decay", "grad_clip", "code_noise"), lambda v: math.isfinite(v) and v >= 0, "a number >= 0"),
     (("min_lr_ratio", "def_dropout"), lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    (("code_dropout",), lambda v: 0 <= v < 1, "a number in [0, 1)"),
 ]
 
 
@@ -175,6 +181,8 @@ def check_args(args):
         problems.append(f"--d_h {args.d_h}: expected a multiple of {HyperNetConfig.n_heads} (the decoder's heads)")
     if args.eval_every and args.n_heldout == 0:
         problems.append("--eval_every needs held-out instances: --n_heldout 0 leaves none (or set --eval_every 0)")
+    if args.mode != "hypernet" and (args.code_dropout or args.code_noise):
+        problems.append(f"--code_dropout / --code_noise act on the hypernetwork's task code: --mode {args.mode} has none")
     if args.floor_trainable and not args.floor:
         problems.append("--floor_trainable needs --floor <mt_lora run>")
     if args.resume and args.overwrite:
@@ -539,7 +547,9 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
         # DDP averages gradients over ranks: each loss is scaled by world / (all ranks' targets),
         # which makes the update the global mean over target tokens whatever the number of ranks
         scale = world / n_targets
-        loss_sum = forward_backward(model, runner, trainee, codes, micros, scale, device, ddp,
+        step_codes = trainee.perturb(codes, args.code_dropout, args.code_noise, seed=args.seed * 1000003 + step) \
+            if hypernet else None  # code dropout / noise: validation below sees the clean codes
+        loss_sum = forward_backward(model, runner, trainee, step_codes, micros, scale, device, ddp,
                                     lambda i, n: progress.status(f"step {step + 1}/{args.max_steps}: micro-batch {i + 1}/{n}"))
         loss = all_reduce(loss_sum, ddp).item() / n_targets
 

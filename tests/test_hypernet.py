@@ -168,6 +168,26 @@ def test_task_encoder_pools_caches_normalises_and_ignores_adapters():
     assert {"task_mean", "task_scale"} <= set(hn.state_dict())
 
 
+def test_code_dropout_and_noise_act_on_the_normalised_code():
+    model, hn = setup()
+    with torch.no_grad():
+        hn.task_mean.copy_(torch.randn(64))
+        hn.task_scale.fill_(3.0)
+    codes = hn.task_mean + hn.task_scale * torch.randn(200, 64)
+    assert hn.perturb(codes) is codes  # off: untouched
+    norm = lambda c: (c - hn.task_mean) / hn.task_scale  # noqa: E731  what forward() feeds the decoder
+    e = norm(codes)
+    dropped = norm(hn.perturb(codes, dropout=0.25, seed=7))
+    zero = dropped.abs() < 1e-4
+    assert 0.23 < zero.float().mean() < 0.27
+    assert torch.allclose(dropped[~zero], e[~zero] / 0.75, atol=1e-4)  # the rest rescaled, mean kept
+    noisy = norm(hn.perturb(codes, noise=0.5, seed=7))
+    assert abs((noisy - e).std().item() - 0.5) < 0.01 and abs((noisy - e).mean().item()) < 0.01
+    # a pure function of the seed: equal draws for equal seeds, fresh ones otherwise
+    assert torch.equal(hn.perturb(codes, 0.25, 0.5, seed=7), hn.perturb(codes, 0.25, 0.5, seed=7))
+    assert not torch.allclose(hn.perturb(codes, 0.25, 0.5, seed=7), hn.perturb(codes, 0.25, 0.5, seed=8))
+
+
 def test_checkpoint_round_trip():
     model, hn = setup()
     torch.nn.init.normal_(hn.head.weight)

@@ -167,6 +167,26 @@ def test_batched_generation_equals_unbatched(tiny_ckpt):
     assert generate(model, IdTokenizer(), prompts[::-1], 12, stop=stop) == batched[::-1]  # rows keep order
 
 
+def test_shared_prefix_prefilled_once_equals_unshared(tiny_ckpt):
+    """share_prefix: the common prefix goes through the model once (a batch of one), then only the
+    slots where rows differ; tokens equal unshared decoding and each row alone. Rows: suffixes of
+    different lengths, one prompt that is the prefix itself, and one 1-token suffix."""
+    model = load_model(tiny_ckpt(seed=5), max_seq_len=64)
+    prefix = mixed_prompts(seed=9, lengths=(12,))[0]
+    prompts = [prefix + s for s in mixed_prompts(seed=4, lengths=(3, 11, 0, 7, 1))]
+    refs = [greedy_uncached(model, p, 10, stop=set()) for p in prompts]
+    assert min(gap for _, gap in refs) > 1e-3  # greedy is robust to rounding on these prompts
+    calls, fh = [], model.forward_hidden
+    model.forward_hidden = lambda t, *a, **k: calls.append(tuple(t.shape)) or fh(t, *a, **k)
+    shared = generate(model, IdTokenizer(), prompts, 10, stop=set(), share_prefix=True)
+    assert calls[:2] == [(1, 12), (5, 11)]  # the prefix once, then the longest suffix's 11 slots
+    assert shared == generate(model, IdTokenizer(), prompts, 10, stop=set()) == [",".join(map(str, r)) for r, _ in refs]
+    assert calls[-10] == (5, 23)  # unshared: the whole padded prompt
+    calls.clear()  # too short a common prefix (4 < 8 tokens): one plain prefill
+    generate(model, IdTokenizer(), [prefix[:4] + p for p in mixed_prompts()], 2, stop=set(), share_prefix=True)
+    assert calls[0] == (4, 15)
+
+
 def compile_skip_reason():
     import shutil
     if not torch._dynamo.is_dynamo_supported():

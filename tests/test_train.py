@@ -106,9 +106,11 @@ def interrupted(monkeypatch, at_step):
     monkeypatch.setattr(train, "get_lr", get_lr)
 
 
-@pytest.mark.parametrize("mode", ["hypernet", "mt_lora"])
-def test_resume_equals_uninterrupted(ckpt, tmp_path, monkeypatch, mode):
-    args = ["--ckpt_dir", str(ckpt), "--mode", mode, "--max_steps", "8", "--save_every", "3", *TINY]
+@pytest.mark.parametrize("mode,extra", [("hypernet", []), ("mt_lora", []),
+                                        ("hypernet", ["--code_dropout", "0.2", "--code_noise", "0.5"])],
+                         ids=["hypernet", "mt_lora", "hypernet_code_noise"])
+def test_resume_equals_uninterrupted(ckpt, tmp_path, monkeypatch, mode, extra):
+    args = ["--ckpt_dir", str(ckpt), "--mode", mode, "--max_steps", "8", "--save_every", "3", *TINY, *extra]
     train.main(args + ["--out_dir", str(tmp_path / "full")])
     with monkeypatch.context() as m:
         interrupted(m, at_step=7)
@@ -233,6 +235,23 @@ def test_task_lr_mult_scales_only_the_task_path(ckpt, tmp_path):
     assert not torch.equal(w["A"]["shared"], w["C"]["shared"])
 
 
+def test_code_noise_perturbs_training_steps_only(ckpt, tmp_path, monkeypatch, capsys):
+    """--code_dropout / --code_noise: one fresh draw per training step (seeded by run seed and step);
+    validation and the logged control see the clean codes; the trained weights change."""
+    common = ["--ckpt_dir", str(ckpt), "--tasks_per_step", "4", "--examples_per_task", "2", "--max_steps", "3",
+              "--save_every", "100", *TINY]
+    seeds, real = [], hypernet.HyperNetwork.perturb
+    monkeypatch.setattr(hypernet.HyperNetwork, "perturb", lambda self, c, *a, seed: seeds.append(seed) or real(self, c, *a, seed=seed))
+    train.main(common + ["--out_dir", str(tmp_path / "noisy"), "--code_noise", "1.0", "--seed", "2"])
+    assert seeds == [2 * 1000003 + step for step in range(3)]
+    monkeypatch.undo()
+    train.main(common + ["--out_dir", str(tmp_path / "clean"), "--seed", "2"])
+    clean, noisy = (load_file(tmp_path / d / "step_000003" / "trainable.safetensors") for d in ("clean", "noisy"))
+    assert not torch.equal(clean["task_proj.weight"], noisy["task_proj.weight"])
+    code, _, err = main_exit(common + ["--out_dir", str(tmp_path / "mt"), "--mode", "mt_lora", "--code_noise", "0.1"], capsys)
+    assert code == 2 and "--mode mt_lora has none" in err and err.count("\n") == 1 and not (tmp_path / "mt").exists()
+
+
 def test_definition_dropout_is_a_pure_function_of_seed_step_and_instance():
     args = train.get_args(["--ckpt_dir", "x", "--def_dropout", "0.5"])
     insts = data.load_tasks(None, log=None).seen[0].train[:200]
@@ -276,6 +295,8 @@ def test_every_flag_is_classified_for_resume():
     ("--targets", "wq,wz", "--targets wq,wz: unknown ['wz']"),
     ("--task_lr_mult", "0", "--task_lr_mult 0.0: expected a number > 0"),
     ("--floor_trainable", "--floor_trainable", "--floor_trainable needs --floor <mt_lora run>"),
+    ("--code_dropout", "1", "--code_dropout 1.0: expected a number in [0, 1)"),
+    ("--code_noise", "-1", "--code_noise -1.0: expected a number >= 0"),
 ])
 def test_bad_flag_values_fail_before_anything_is_written(ckpt, tmp_path, capsys, flag, value, expected):
     run = tmp_path / "run"
