@@ -212,9 +212,13 @@ class HyperNetwork(nn.Module):
         # one step moves all of them coherently by ~lr*d_h and a LoRA-like lr (1e-3) diverges.
         return (F.linear(self.norm(x), self.head.weight) / self.cfg.d_h + self.head.bias) * self.mask
 
+    def normalise(self, codes):
+        """Raw pooled codes (N, dim) -> e, centred and scaled by the training tasks' statistics."""
+        return (codes.float() - self.task_mean) / self.task_scale
+
     def forward(self, codes, iterations=None):
         """codes (N, dim) raw pooled task codes -> W (N, M, P): flat (A_train, B_train) per module."""
-        e = (codes.float() - self.task_mean) / self.task_scale
+        e = self.normalise(codes)
         ctx = self.task_proj(e)[:, None, :]                               # (N, 1, d)
         W = torch.zeros(codes.shape[0], len(self.crop), self.P, device=codes.device)
         for _ in range(iterations or self.cfg.iterations):
@@ -232,7 +236,7 @@ class HyperNetwork(nn.Module):
         if not dropout and not noise:
             return codes
         g = torch.Generator().manual_seed(seed)
-        e = (codes.float() - self.task_mean) / self.task_scale
+        e = self.normalise(codes)
         if dropout:
             keep = torch.rand(e.shape, generator=g) >= dropout
             e = e * keep.to(e.device) / (1 - dropout)

@@ -30,7 +30,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import data  # noqa: E402
 import eval as ev  # noqa: E402
-import model as model_py  # noqa: E402
 from model import Tokenizer, load_model  # noqa: E402
 
 SNI_DIR = ROOT.parent / "shared" / "data" / "sni"
@@ -38,29 +37,24 @@ DEMO_CKPT = ROOT / "checkpoints" / "smollm2-135m"
 
 
 def run(model, tokenizer, jobs, nl, batch_size, policy):
-    """Decode jobs under a policy; -> (answers, seconds, prompt tokens prefilled)."""
+    """Decode jobs under a policy; -> (answers, seconds, prompt tokens prefilled). The prefilled count
+    is read off the model's own forward passes (every pass over more than one token is a prefill)."""
     if policy == "cross_task":  # the old batching: one group per (newline rule, budget)
         jobs = [{**j, "task": (j["newline"], j["budget"])} for j in jobs]
-    seen, real = [], model_py.generate
+    real_generate, real_forward, prefilled = ev.generate, model.forward_hidden, [0]
 
-    def generate(m, tok, prompts, n, stop, share_prefix):
-        seen.append({"rows": prompts, "share": share_prefix and policy == "shared"})
-        return real(m, tok, prompts, n, stop=stop, share_prefix=share_prefix and policy == "shared")
-    ev.generate = generate
+    def forward_hidden(tokens, *a, **k):
+        prefilled[0] += tokens.numel() if tokens.shape[1] > 1 else 0
+        return real_forward(tokens, *a, **k)
+    model.forward_hidden = forward_hidden
+    ev.generate = lambda *a, share_prefix, **k: real_generate(*a, share_prefix=share_prefix and policy == "shared", **k)
     try:
         t0 = time.perf_counter()
         out = ev.decode(model, tokenizer, jobs, batch_size, lambda rows: None, nl, policy)
         seconds = time.perf_counter() - t0
     finally:
-        ev.generate = real
-    n = 0
-    for b in seen:
-        ps = b["rows"]
-        shared = model_py.common_prefix_len(ps) if b["share"] and len(ps) > 1 else 0
-        shared = min(shared, max(map(len, ps)) - 1)
-        shared = shared if shared >= 8 else 0
-        n += len(ps) * (max(map(len, ps)) - shared) + shared
-    return out, seconds, n
+        ev.generate, model.forward_hidden = real_generate, real_forward
+    return out, seconds, prefilled[0]
 
 
 def main():
