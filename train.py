@@ -14,7 +14,8 @@
 Every step: sample tasks_per_step tasks x examples_per_task instances (a pure function of seed and
 step, split across ranks), write each task's adapter from its instruction with the hypernetwork
 (or take the trained LoRA), run the frozen model on the prompts, and take the language-modelling
-loss on the target tokens only, normalised by the number of target tokens across all ranks.
+loss on the target tokens only, normalised by the number of target tokens across all ranks
+(--loss_weight instance: the mean over instances of each instance's mean target loss).
 Only the trainable module is wrapped in DDP; the frozen base model is replicated on every rank
 (bf16 on GPU, fp32 on CPU) and passed to it as an argument, so DDP neither broadcasts nor
 buckets its weights.
@@ -87,6 +88,9 @@ def get_parser():
     g.add_argument("--min_lr_ratio", type=float, default=0.1, help="cosine decay ends at lr * this")
     g.add_argument("--warmup_steps", type=int, default=10)
     g.add_argument("--weight_decay", type=float, default=0.0)
+    g.add_argument("--loss_weight", choices=("token", "instance"), default="token",
+                   help="token: the mean over the batch's target tokens (a long answer weighs more); instance: the "
+                   "mean over instances of each one's mean target loss (as ROUGE-L averages over instances)")
     g.add_argument("--grad_clip", type=float, default=1.0, help="max global gradient norm (0: off)")
     g.add_argument("--max_bad_steps", type=int, default=5, help="abort after this many non-finite losses in a row")
     g = p.add_argument_group("adapter and hypernetwork (lora modes use kind=plain with the same rank)")
@@ -143,7 +147,7 @@ def get_args(argv=None):
 # in exactly one of the two (tests/test_train.py checks).
 RESULT_FLAGS = ("ckpt_dir", "data_dir", "split", "mode", "tasks", "english_only", "n_heldout", "max_train_instances",
                 "seed", "data_seed", "tasks_per_step", "examples_per_task", "grad_accum", "n_shot", "max_len",
-                "lr", "min_lr_ratio", "warmup_steps", "weight_decay", "grad_clip", "kind", "targets", "rank",
+                "lr", "min_lr_ratio", "warmup_steps", "weight_decay", "loss_weight", "grad_clip", "kind", "targets", "rank",
                 "lora_a", "lora_b", "alpha", "d_h", "hn_layers", "iterations", "no_module_emb", "pooling", "task_examples",
                 "val_per_task", "floor", "floor_trainable", "def_dropout", "task_lr_mult",
                 "code_dropout", "code_noise")
@@ -201,11 +205,24 @@ def fail(msg, code=1):
 # ----------------------------------------------------------------------------- the trainable part
 
 
-def lm_loss_sum(model, tokens, mask):
-    """Summed next-token cross-entropy over target tokens. tokens, mask: (B, T); mask marks targets."""
+def target_losses(model, tokens, mask):
+    """Next-token cross-entropy at each target token, (N,) in row-major order, and the targets per row, (B,).
+    tokens, mask: (B, T); mask marks targets."""
     target = mask[:, 1:]
     logits = model(tokens[:, :-1], output_mask=target)  # (N, vocab): only target positions reach the head
-    return F.cross_entropy(logits, tokens[:, 1:][target], reduction="sum")
+    return F.cross_entropy(logits, tokens[:, 1:][target], reduction="none"), target.sum(1)
+
+
+def instance_sum(losses, n):
+    """Sum over rows of each row's mean target loss (rows without a target add nothing)."""
+    row = torch.repeat_interleave(torch.arange(len(n), device=n.device), n)  # (N,) the row of each target
+    return (losses / n[row]).sum()
+
+
+def lm_loss_sum(model, tokens, mask, per_instance=False):
+    """Summed next-token cross-entropy over target tokens; per_instance: over rows of each row's mean."""
+    losses, n = target_losses(model, tokens, mask)
+    return instance_sum(losses, n) if per_instance else losses.sum()
 
 
 class LoRATrainee(nn.Module):
@@ -218,8 +235,8 @@ class LoRATrainee(nn.Module):
         self.params = nn.ParameterList(lora.lora_parameters(model))  # the same tensors, registered twice
         self.model_ref = [model]  # a list, so the model is not a submodule
 
-    def forward(self, model, tokens, mask):
-        return lm_loss_sum(model, tokens, mask)
+    def forward(self, model, tokens, mask, per_instance=False):
+        return lm_loss_sum(model, tokens, mask, per_instance)
 
 
 def trainable_state(trainee):
@@ -411,11 +428,11 @@ def set_task_adapters(model, hn, W, row_tasks):
         lora.set_weights(model, hn.adapters(W[ids]), row_index)
 
 
-def forward_backward(model, runner, trainee, codes, micros, scale, device, ddp, on_micro=None):
+def forward_backward(model, runner, trainee, codes, micros, scale, device, ddp, on_micro=None, per_instance=False):
     """Forward and backward over one step's micro-batches [(row_tasks, tokens, mask)], gradients of
-    scale * (summed target-token loss) accumulated into the trainable parameters. Returns the
-    summed loss (fp64). runner is trainee, or trainee wrapped in DDP; codes is None in lora modes.
-    on_micro(i, n) is called before micro-batch i of n (a progress line)."""
+    scale * (summed target-token loss; per_instance: summed per-row mean) accumulated into the trainable
+    parameters. Returns the summed loss (fp64). runner is trainee, or trainee wrapped in DDP; codes is
+    None in lora modes. on_micro(i, n) is called before micro-batch i of n (a progress line)."""
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     if codes is not None:
         # One hypernetwork pass per step for this rank's tasks. The micro-batches backpropagate
@@ -430,11 +447,11 @@ def forward_backward(model, runner, trainee, codes, micros, scale, device, ddp, 
         tokens, mask = tokens.to(device), mask.to(device)
         if codes is not None:
             set_task_adapters(model, trainee, W_in, [ids.index(t) for t in row_tasks])  # kept through backward
-            loss = lm_loss_sum(model, tokens, mask)
+            loss = lm_loss_sum(model, tokens, mask, per_instance)
             (loss * scale).backward()
         else:
             with runner.no_sync() if ddp and i < len(micros) - 1 else nullcontext():
-                loss = runner(model, tokens, mask)
+                loss = runner(model, tokens, mask, per_instance)
                 (loss * scale).backward()
         loss_sum += loss.detach()
     if codes is not None:
@@ -525,13 +542,14 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
         f"global batch {args.grad_accum} x {min(args.tasks_per_step, len(tasks))} tasks x {args.examples_per_task}, world {world}")
 
     bad_steps, times = 0, []
+    per_instance = args.loss_weight == "instance"  # the step's loss (and "loss" in metrics.jsonl): see --loss_weight
     for step in range(start, args.max_steps):
         t0 = time.perf_counter()
         lr = get_lr(step, args)
         for g in optimizer.param_groups:
             g["lr"] = lr * g.get("lr_mult", 1.0)
 
-        # this rank's part of the global batch, then the global target count for the normaliser
+        # this rank's part of the global batch, then the global target and instance counts for the normaliser
         micros, truncated = [], 0
         for k in range(args.grad_accum):
             batch = data.sample_batch(tasks, step * args.grad_accum + k, seed=args.seed,
@@ -541,17 +559,20 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
             micros += mb
             truncated += tr
         counts = torch.tensor([sum(m[:, 1:].sum().item() for _, _, m in micros),
+                               sum(m[:, 1:].any(1).sum().item() for _, _, m in micros),
                                sum(x.numel() for _, x, _ in micros), truncated], dtype=torch.float64, device=device)
-        n_targets, n_tokens, truncated = all_reduce(counts, ddp).tolist()
+        n_targets, n_instances, n_tokens, truncated = all_reduce(counts, ddp).tolist()
 
-        # DDP averages gradients over ranks: each loss is scaled by world / (all ranks' targets),
-        # which makes the update the global mean over target tokens whatever the number of ranks
-        scale = world / n_targets
+        # DDP averages gradients over ranks: each loss is scaled by world / (all ranks' targets or instances),
+        # which makes the update the global mean over target tokens (or instances) whatever the number of ranks
+        norm = n_instances if per_instance else n_targets
+        scale = world / norm
         step_codes = trainee.perturb(codes, args.code_dropout, args.code_noise, seed=args.seed * 1000003 + step) \
             if hypernet else None  # code dropout / noise: validation below sees the clean codes
         loss_sum = forward_backward(model, runner, trainee, step_codes, micros, scale, device, ddp,
-                                    lambda i, n: progress.status(f"step {step + 1}/{args.max_steps}: micro-batch {i + 1}/{n}"))
-        loss = all_reduce(loss_sum, ddp).item() / n_targets
+                                    lambda i, n: progress.status(f"step {step + 1}/{args.max_steps}: micro-batch {i + 1}/{n}"),
+                                    per_instance)
+        loss = all_reduce(loss_sum, ddp).item() / norm
 
         if not math.isfinite(loss):
             optimizer.zero_grad(set_to_none=True)
@@ -585,10 +606,11 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
             record["adapter_cos"], record["task_share"] = d["cos"], d["task_share"]
         if args.eval_every and ((step + 1) % args.eval_every == 0 or step == args.max_steps - 1):
             progress.status(f"step {step + 1}/{args.max_steps}: validation loss")
-            record["val_loss"] = validation_loss(model, tokenizer, tasks, trainee, codes, val_items, args, env)
+            record["val_loss"], record["val_loss_inst"] = validation_loss(model, tokenizer, tasks, trainee, codes,
+                                                                          val_items, args, env)
             if hypernet and len(codes) > 1:
-                record["val_loss_shuffled"] = validation_loss(model, tokenizer, tasks, trainee, codes, val_items,
-                                                              args, env, shift=1)
+                record["val_loss_shuffled"], record["val_loss_shuffled_inst"] = validation_loss(
+                    model, tokenizer, tasks, trainee, codes, val_items, args, env, shift=1)
         record.update(clock())
         if master:
             with open(metrics_path, "a") as f:
@@ -610,21 +632,23 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
 
 @torch.no_grad()
 def validation_loss(model, tokenizer, tasks, trainee, codes, items, args, env, shift=0):
-    """Mean target-token loss on this rank's share of the held-out instances, reduced over ranks.
-    shift > 0 (hypernet): task t gets the adapter written for task (t + shift) % n, the control that
-    tells whether the adapters carry their task (val_loss_shuffled - val_loss > 0) or are one shared adapter."""
+    """(mean target-token loss, mean over instances of each one's mean target loss) on the held-out
+    instances, reduced over ranks: the first weighs an instance by its answer's length, the second, like
+    ROUGE-L, weighs every instance the same. shift > 0 (hypernet): task t gets the adapter written for
+    task (t + shift) % n, the control that tells whether the adapters carry their task
+    (val_loss_shuffled - val_loss > 0) or are one shared adapter."""
     rank, world, ddp, device, master = env
-    total = torch.zeros(2, dtype=torch.float64, device=device)
+    total = torch.zeros(4, dtype=torch.float64, device=device)  # token sum, targets, instance sum, instances
     for row_tasks, tokens, mask in micro_batches(items, tokenizer, tasks, args)[0]:
         if codes is not None:
             ids = sorted(set(row_tasks))
             shifted = [(t + shift) % len(codes) for t in ids]
             set_task_adapters(model, trainee, trainee(codes[shifted]), [ids.index(t) for t in row_tasks])
-        total[0] += lm_loss_sum(model, tokens.to(device), mask.to(device))
-        total[1] += mask[:, 1:].sum()
+        losses, n = target_losses(model, tokens.to(device), mask.to(device))
+        total += torch.stack([v.double() for v in (losses.sum(), n.sum(), instance_sum(losses, n), (n > 0).sum())])
         lora.clear_weights(model) if codes is not None else None
     total = all_reduce(total, ddp)
-    return (total[0] / total[1]).item()
+    return (total[0] / total[1]).item(), (total[2] / total[3]).item()
 
 
 @torch.no_grad()

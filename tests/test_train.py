@@ -48,7 +48,8 @@ def run_train(ckpt, out_dir, *extra, nproc=1):
     ("hypernet", ["--tasks_per_step", "3", "--examples_per_task", "3"]),   # a task split across ranks
     ("mt_lora", ["--tasks_per_step", "4", "--examples_per_task", "2", "--grad_accum", "2"]),
     ("lora", ["--tasks", "2", "--examples_per_task", "4"]),
-], ids=["hypernet", "hypernet_split_task", "mt_lora_accum", "lora"])
+    ("hypernet", ["--tasks_per_step", "3", "--examples_per_task", "3", "--loss_weight", "instance"]),
+], ids=["hypernet", "hypernet_split_task", "mt_lora_accum", "lora", "hypernet_instance"])
 def test_ddp_two_processes_equal_one(ckpt, tmp_path, mode, extra):
     args = ["--mode", mode, "--max_steps", "4", "--save_every", "100", *extra]
     run_train(ckpt, tmp_path / "one", *args)
@@ -63,6 +64,7 @@ def test_ddp_two_processes_equal_one(ckpt, tmp_path, mode, extra):
         for ra, rb in zip(a, b):
             assert abs(ra["loss"] - rb["loss"]) < 1e-5, (ra, rb)
         assert abs(a[-1]["val_loss"] - b[-1]["val_loss"]) < 1e-5
+        assert abs(a[-1]["val_loss_inst"] - b[-1]["val_loss_inst"]) < 1e-5
         wa = load_file(one / "step_000004" / "trainable.safetensors")
         wb = load_file(two / "step_000004" / "trainable.safetensors")
         assert wa.keys() == wb.keys()
@@ -452,3 +454,68 @@ def test_packed_step_equals_unpacked(ckpt, mode):
         for g, g0 in zip(grads, grads0):
             assert g0.abs().max() > 0
             torch.testing.assert_close(g, g0, rtol=1e-5, atol=1e-5 * g0.abs().max().item())
+
+
+@pytest.mark.parametrize("mode", ["hypernet", "mt_lora"])
+def test_instance_loss_weight(ckpt, mode):
+    """--loss_weight instance: one packed step's loss and gradients equal those of the mean over instances
+    of each instance's mean target loss, computed one unpadded instance at a time from full logits; the
+    validation pair (token mean, instance mean) equals the same reference on held-out instances."""
+    import torch.nn.functional as F
+    import lora
+    from model import Tokenizer, load_model
+    model = load_model(ckpt, max_seq_len=160)
+    tokenizer = Tokenizer(ckpt / "tokenizer.model")
+    tasks = data.load_tasks(None, log=None).seen
+    torch.manual_seed(0)
+    if mode == "hypernet":
+        trainee = hypernet.HyperNetwork(hypernet.HyperNetConfig(rank=4, a=16, b=16, d_h=32, n_layers=1), model.args)
+        trainee.inject(model)
+        codes = trainee.fit_task_stats(model, tokenizer, [data.task_text(t) for t in tasks])
+    else:
+        lora.inject(model, "plain", rank=4, n_tasks=1)
+        trainee, codes = train.LoRATrainee(model), None
+    with torch.no_grad():
+        for p in trainee.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    args = train.get_args(["--ckpt_dir", str(ckpt), *TINY, "--micro_batch_size", "5", "--loss_weight", "instance"])
+
+    def reference(items):
+        """[(token-summed loss, targets, instance-mean loss)] of each item, alone and unpadded."""
+        out = []
+        for t, inst in items:
+            if codes is not None:
+                lora.set_weights(model, trainee.adapters(trainee(codes[t:t + 1])))
+            e = data.encode_example(tokenizer, tasks[t], inst, args.n_shot, args.max_len)
+            tokens, mask = torch.tensor([e.tokens]), torch.tensor([e.mask])
+            logp = F.log_softmax(model(tokens[:, :-1]).float(), -1)[0]  # (T-1, vocab): every position
+            nll = -logp.gather(-1, tokens[0, 1:, None])[:, 0][mask[0, 1:]]
+            out.append((nll.sum(), len(nll), nll.mean()))
+        lora.clear_weights(model) if codes is not None else None
+        return out
+
+    batch = data.sample_batch(tasks, 0, seed=0, tasks_per_step=4, examples_per_task=3)
+    micros, _ = train.micro_batches(batch, tokenizer, tasks, args)
+    assert max(len(rows) for rows, _, _ in micros) > 1  # rows padded to a common length
+    trainee.zero_grad(set_to_none=True)
+    loss = train.forward_backward(model, trainee, trainee, codes, micros, 1 / len(batch), "cpu", False,
+                                  per_instance=True).item() / len(batch)
+    grads = [p.grad.clone() for p in trainee.parameters() if p.requires_grad]
+    trainee.zero_grad(set_to_none=True)
+    ref = reference(batch)
+    want = torch.stack([m for _, _, m in ref]).mean()
+    want.backward()
+    token_mean = sum(s for s, _, _ in ref).item() / sum(n for _, n, _ in ref)
+    assert len({n for _, n, _ in ref}) > 1 and abs(token_mean - want.item()) > 1e-3  # the two weightings differ here
+    assert abs(loss - want.item()) < 1e-5, (loss, want.item())
+    for p, g in zip([p for p in trainee.parameters() if p.requires_grad], grads):
+        assert g.abs().max() > 0
+        torch.testing.assert_close(g, p.grad, rtol=1e-4, atol=1e-5 * g.abs().max().item())
+
+    items = data.heldout_items(tasks, 2)
+    env = (0, 1, False, "cpu", True)
+    with torch.no_grad():
+        val, val_inst = train.validation_loss(model, tokenizer, tasks, trainee, codes, items, args, env)
+        ref = reference(items)
+    assert abs(val - sum(s for s, _, _ in ref).item() / sum(n for _, n, _ in ref)) < 1e-5
+    assert abs(val_inst - torch.stack([m for _, _, m in ref]).mean().item()) < 1e-5
