@@ -6,7 +6,6 @@
 #   results/sni-batch-2026-12-02/eval.sh adapter_only  # the definition removed from every prompt, 20 per task
 cd $(git rev-parse --show-toplevel)
 export OMP_NUM_THREADS=1
-R=results/sni-batch-2026-12-02
 case $1 in
   prompt) flags="--max_per_task 10"; folder=sni-180 ;;
   adapter_only) flags="--max_per_task 20 --adapter_only"; folder=sni-180-adapter_only ;;
@@ -22,7 +21,7 @@ python -c "import json, eval as ev; rd = lambda p: [json.loads(l) for l in open(
 p = ev.paired(rd('runs/visits/B116/eval/$folder/predictions-hypernet.jsonl'), rd('results/sni-f116-2026-12-01/F116-$1/predictions-hypernet.jsonl'))
 print('B116 - F116', {s: (p[s]['rougeL']['diff'], p[s]['rougeL']['ci']) for s in p})"
 # one-word-answer tasks against the rest
-python $R/../sni-i116-2026-12-01/by_answer.py mt_lora230=results/sni-v116-2026-11-30/$1/predictions-mt_lora.jsonl \
+python results/sni-i116-2026-12-01/by_answer.py mt_lora230=results/sni-v116-2026-11-30/$1/predictions-mt_lora.jsonl \
   F116=results/sni-f116-2026-12-01/F116-$1/predictions-hypernet.jsonl \
   B116=runs/visits/B116/eval/$folder/predictions-hypernet.jsonl \
   B116_shuffled=runs/visits/B116/eval/$folder/predictions-hypernet_shuffled.jsonl
