@@ -29,16 +29,26 @@ def bucket_of_tasks(recs):
     return {t: "one-word answers" if statistics.median(w) <= 1 else "longer answers" for t, w in words.items()}
 
 
-def main(specs):
+def read_systems(specs):
+    """NAME=predictions.jsonl arguments -> {name: records}, in order; the first is the reference."""
     systems = {}
     for spec in specs:
         name, _, path = spec.partition("=")
         systems[name] = [json.loads(line) for line in open(path)]
+    return systems
+
+
+def header(first, names, ref_name):
+    return ("| " + " | ".join(first + names) + " | " + " | ".join(f"{n} - {ref_name}" for n in names[1:]) + " |\n"
+            + "|---" * (len(first) + 2 * len(names) - 1) + "|")
+
+
+def main(specs):
+    systems = read_systems(specs)
     ref_name, ref = next(iter(systems.items()))
     bucket = bucket_of_tasks(ref)
     names = list(systems)
-    print("| split | answers | tasks | " + " | ".join(names) + " | " + " | ".join(f"{n} - {ref_name}" for n in names[1:]) + " |")
-    print("|---" * (3 + 2 * len(names) - 1) + "|")
+    print(header(["split", "answers", "tasks"], names, ref_name))
     for split in ("seen", "unseen"):
         for b in ("one-word answers", "longer answers"):
             keep = {name: [r for r in recs if r["split"] == split and bucket[r["task"]] == b] for name, recs in systems.items()}
