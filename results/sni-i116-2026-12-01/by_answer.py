@@ -43,6 +43,20 @@ def header(first, names, ref_name):
             + "|---" * (len(first) + 2 * len(names) - 1) + "|")
 
 
+def task_mean(recs):
+    """eval.py's mean over tasks of the per-task mean ROUGE-L, for a subset of one system's records."""
+    per_task = {}
+    for r in recs:
+        per_task.setdefault(r["task"], []).append(r["rougeL"])
+    return ev.task_mean([np.array(x) for x in per_task.values()])
+
+
+def paired_cell(recs, ref_recs, split):
+    """'+d [lo, hi]' (and a starred 0-excluding interval): eval.py's paired bootstrap of recs - ref_recs."""
+    d = ev.paired(recs, ref_recs)[split]["rougeL"]
+    return f"{d['diff']:+.1f} [{d['ci'][0]:+.1f}, {d['ci'][1]:+.1f}]" + (" \\*" if d["excludes_0"] else "")
+
+
 def main(specs):
     systems = read_systems(specs)
     ref_name, ref = next(iter(systems.items()))
@@ -52,16 +66,10 @@ def main(specs):
     for split in ("seen", "unseen"):
         for b in ("one-word answers", "longer answers"):
             keep = {name: [r for r in recs if r["split"] == split and bucket[r["task"]] == b] for name, recs in systems.items()}
-            tasks = sorted({r["task"] for r in keep[ref_name]})
-            means = []
-            for name in names:
-                per_task = [[r["rougeL"] for r in keep[name] if r["task"] == t] for t in tasks]
-                means.append(f"{ev.task_mean([np.array(x) for x in per_task if x]):.1f}")
-            diffs = []
-            for name in names[1:]:
-                d = ev.paired(keep[name], keep[ref_name])[split]["rougeL"]
-                diffs.append(f"{d['diff']:+.1f} [{d['ci'][0]:+.1f}, {d['ci'][1]:+.1f}]" + (" \\*" if d["excludes_0"] else ""))
-            print(f"| {split} | {b} | {len(tasks)} | " + " | ".join(means + diffs) + " |")
+            n_tasks = len({r["task"] for r in keep[ref_name]})
+            means = [f"{task_mean(keep[name]):.1f}" for name in names]
+            diffs = [paired_cell(keep[name], keep[ref_name], split) for name in names[1:]]
+            print(f"| {split} | {b} | {n_tasks} | " + " | ".join(means + diffs) + " |")
 
 
 if __name__ == "__main__":

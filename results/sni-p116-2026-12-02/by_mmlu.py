@@ -18,20 +18,12 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "results/sni-i116-2026-12-01")]
-import eval as ev  # noqa: E402  (the repo's task_mean and paired bootstrap)
-from by_answer import header, read_systems  # noqa: E402
+sys.path[:0] = [str(ROOT), str(ROOT / "results/sni-i116-2026-12-01")]  # eval.py, by_answer.py
+from by_answer import header, paired_cell, read_systems, task_mean  # noqa: E402
 
 
 def is_mmlu(rec):
     return "_mmmlu_answer_generation_" in rec["task"]
-
-
-def task_mean(recs):
-    per_task = {}
-    for r in recs:
-        per_task.setdefault(r["task"], []).append(r["rougeL"])
-    return ev.task_mean([np.array(x) for x in per_task.values()])
 
 
 def main(specs):
@@ -43,10 +35,7 @@ def main(specs):
         for label, keep in (("MMLU", is_mmlu), ("all but MMLU", lambda r: not is_mmlu(r))):
             sel = {n: [r for r in recs if r["split"] == split and keep(r)] for n, recs in systems.items()}
             means = [f"{task_mean(sel[n]):.1f}" for n in names]
-            diffs = []
-            for n in names[1:]:
-                d = ev.paired(sel[n], sel[ref_name])[split]["rougeL"]
-                diffs.append(f"{d['diff']:+.1f} [{d['ci'][0]:+.1f}, {d['ci'][1]:+.1f}]" + (" \\*" if d["excludes_0"] else ""))
+            diffs = [paired_cell(sel[n], sel[ref_name], split) for n in names[1:]]
             n_tasks = len({r["task"] for r in sel[ref_name]})
             print(f"| {split} | {label} {n_tasks} | {len(sel[ref_name])} | " + " | ".join(means + diffs) + " |")
     # the letters: what each system answers on MMLU, and what its most frequent answer would score if given always

@@ -28,11 +28,13 @@ python scripts/tables.py $E --take results/sni-v116-2026-11-30/$mode
 python -c "import json, eval as ev; rd = lambda p: [json.loads(l) for l in open(p)]
 p = ev.paired(rd('$E/predictions-hypernet.jsonl'), rd('results/sni-f116-2026-12-01/F116-$mode/predictions-hypernet.jsonl'))
 print('$run - F116', {s: (p[s]['rougeL']['diff'], p[s]['rougeL']['ci']) for s in p})"
+# NAME=predictions for this run's systems: P116=..., P116_shuffled=...
+mine=$(for f in $E/predictions-hypernet*.jsonl; do s=$(basename $f .jsonl); echo $run${s#predictions-hypernet}=$f; done)
 # one-word-answer tasks against the rest
 python results/sni-i116-2026-12-01/by_answer.py mt_lora230=results/sni-v116-2026-11-30/$mode/predictions-mt_lora.jsonl \
   F116=results/sni-f116-2026-12-01/F116-$mode/predictions-hypernet.jsonl \
-  $(for f in $E/predictions-hypernet*.jsonl; do s=$(basename $f .jsonl); echo $run${s#predictions-hypernet}=$f; done)
+  $mine
 # the 45 seen / 6 unseen MMLU tasks against the rest, and the letters each system answers there
 python results/sni-p116-2026-12-02/by_mmlu.py mt_lora230=results/sni-v116-2026-11-30/$mode/predictions-mt_lora.jsonl \
   F116=results/sni-f116-2026-12-01/F116-$mode/predictions-hypernet.jsonl \
-  $(for f in $E/predictions-hypernet*.jsonl; do s=$(basename $f .jsonl); echo $run${s#predictions-hypernet}=$f; done)
+  $mine
