@@ -31,6 +31,7 @@ anything is written. See docs/DESIGN.md for the formats.
 """
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -628,6 +629,9 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
             if ddp:
                 dist.barrier()
     progress.clear()
+    if ddp:  # a DDP wrapper sits in a reference cycle: free its reducer now, while the process group is up,
+        del runner  # not at some later garbage collection (lora mode makes one per task) or at exit
+        gc.collect()
 
 
 @torch.no_grad()
