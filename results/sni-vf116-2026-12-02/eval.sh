@@ -7,18 +7,15 @@
 #   results/sni-vf116-2026-12-02/eval.sh adapter_only table
 # prompt in place of adapter_only: the definition in the prompt, 10 per task (adapter only: 20 per task).
 cd $(git rev-parse --show-toplevel)
-export OMP_NUM_THREADS=1
 run=${RUN:-VF116} mode=$1 what=$2
 case $mode in
-  prompt) flags="--max_per_task 10"; folder=sni-180; f=F116-prompt ;;
-  adapter_only) flags="--max_per_task 20 --adapter_only"; folder=sni-180-adapter_only; f=F116-adapter_only ;;
+  prompt) folder=sni-180 ;;
+  adapter_only) folder=sni-180-adapter_only ;;
   *) echo "usage: $0 prompt|adapter_only hypernet|hypernet_shuffled|table"; exit 2 ;;
 esac
-E=runs/visits/$run/eval/$folder
-if [ "$what" != table ]; then
-  mkdir -p runs/vf116
-  exec python eval.py --ckpt runs/visits/$run $flags --systems $what > runs/vf116/${run}_${mode}_$what.log 2>&1
-fi
+# decoding is P116's step (its eval.sh: the same settings, one single-threaded lane, log in runs/p116/)
+[ "$what" != table ] && exec results/sni-p116-2026-12-02/eval.sh $run $mode $what
+E=runs/visits/$run/eval/$folder f=F116-$mode
 python scripts/tables.py $E --take results/sni-v116-2026-11-30/$mode
 # the two runs it differs from by one flag, on the same instances (eval.py's paired bootstrap):
 # V116 (the floor frozen) and F116 (--def_dropout 0.5)
