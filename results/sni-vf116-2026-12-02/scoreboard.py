@@ -1,7 +1,8 @@
-"""Every hypernetwork run over the step-50 floor against mt_lora230, in one table per setting: ROUGE-L on
-seen and unseen tasks and on the 71 seen tasks that are not MMLU subjects, each run's paired difference
-from mt_lora230 there, and its control gap (the run minus its shuffled-instruction control), all from
-the committed predictions (no model needed).
+"""Every hypernetwork run over an mt_lora floor (its step 50; step 125 for L125, L125W and LD125)
+against mt_lora230, in one table per setting: ROUGE-L on seen and unseen tasks and on the 71 seen
+tasks that are not MMLU subjects, each run's paired difference from mt_lora230 there, and its control
+gap (the run minus its shuffled-instruction control), all from the committed predictions (no model
+needed).
 
     python results/sni-vf116-2026-12-02/scoreboard.py prompt         # the definition in the prompt, 10 per task
     python results/sni-vf116-2026-12-02/scoreboard.py adapter_only   # the definition removed, 20 per task
@@ -28,6 +29,9 @@ RUNS = {
     "B116": ("sni-batch-2026-12-02/B116-{mode}", "F116 with 4 tasks x 4 examples"),
     "P116": ("sni-p116-2026-12-02/P116-{mode}", "F116 with --def_dropout 0"),
     "VF116": ("sni-vf116-2026-12-02/VF116-{mode}", "F116 with --def_dropout 1 (V116 with --floor_trainable)"),
+    "L125": ("sni-late-2026-12-06/L125-{mode}", "V116 over the step-125 floor, 105 steps"),
+    "L125W": ("sni-late-2026-12-06/L125W-{mode}", "L125 with 16 tasks x 1 example"),
+    "LD125": ("sni-late-2026-12-06/LD125-{mode}", "L125 with --def_dropout 0.5"),
 }
 
 
