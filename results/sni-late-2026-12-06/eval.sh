@@ -30,11 +30,12 @@ systems="mt_lora230=results/sni-v116-2026-11-30/$mode/predictions-mt_lora.jsonl
 floor=floor125=results/sni-late-2026-12-06/floor125-prompt/predictions-mt_lora.jsonl
 others="V116=results/sni-v116-2026-11-30/$mode/predictions-hypernet.jsonl"
 [ $mode = prompt ] && others="$others $floor" && systems="$systems $floor"
-for other in $others; do for s in hypernet hypernet_shuffled; do
-  python -c "import json, eval as ev; rd = lambda p: [json.loads(l) for l in open(p)]
-p = ev.paired(rd('$E/predictions-$s.jsonl'), rd('${other#*=}'))
-print('$run ($s) - ${other%%=*}', {k: (p[k]['rougeL']['diff'], p[k]['rougeL']['ci']) for k in p})"
-done; done
+python -c "import json, sys, eval as ev; rd = lambda p: [json.loads(l) for l in open(p)]
+for other in sys.argv[1:]:
+    name, path = other.split('=', 1)
+    for s in ('hypernet', 'hypernet_shuffled'):
+        p = ev.paired(rd(f'$E/predictions-{s}.jsonl'), rd(path))
+        print(f'$run ({s}) - {name}', {k: (p[k]['rougeL']['diff'], p[k]['rougeL']['ci']) for k in p})" $others
 # one-word-answer tasks against the rest; the 45 seen / 6 unseen MMLU tasks against the rest
 python results/sni-i116-2026-12-01/by_answer.py $systems
 python results/sni-p116-2026-12-02/by_mmlu.py $systems
