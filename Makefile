@@ -45,8 +45,9 @@ demo: deps demo-ckpt
 # lanes, evaluates every system, writes results/sni/README.md); run it again to resume
 SNI ?= data/sni
 MAX_PER_TASK ?= 20
+OUT ?= results/sni
 results: deps demo-ckpt
-	$(PY) scripts/results.py --ckpt_dir $(DEMO_CKPT) --data_dir $(SNI) --max_per_task $(MAX_PER_TASK) --out results/sni
+	$(PY) scripts/results.py --ckpt_dir $(DEMO_CKPT) --data_dir $(SNI) --max_per_task $(MAX_PER_TASK) --out $(OUT)
 
 test: deps demo-ckpt
 	$(PY) -m pytest -q -m "not slow"

@@ -10,18 +10,21 @@ Two lanes run side by side, one thread each (on a 2-core CPU that beats one two-
             hypernetwork over mt_lora's --floor_step checkpoint (waits for lane 1 to write it)
     then:   eval.py, one call per group of systems (base, fewshot, base_chat, fewshot_chat,
             hypernet + its shuffled control, mt_lora + lora; the adapter groups again adapter-only,
-            definition removed from their prompts) dealt round-robin to --eval_lanes lanes, every
-            system on the same instances (--max_per_task per task); a last eval.py call per setting
-            only assembles the table from the lanes' predictions
+            definition removed from their prompts), every system on the same instances
+            (--max_per_task per task). A lane whose training is done takes the next group that is
+            ready (the base model's as soon as the hypernetwork has a checkpoint), so with
+            --eval_lanes above 2 the base model is evaluated while the others train. A last eval.py
+            call per setting only assembles the table from the lanes' predictions
 
 Runs (checkpoints: never committed) go to --runs; logs, the tables (copied from the evaluation
-folders) and a README with the commands, machine, date and each job's wall time go to --out. Every
-job resumes: an interrupted `make results` continues where it stopped when run again (train.py
---resume, eval.py reuses finished systems). The hypernetwork is trained as results/sni-visits-2026-11-30
-found best on all 116 tasks (--hn_flags): the definition only in its adapter, never in the prompt,
-and its task path at 10 x lr. All of it is overridable.
+folders), a README with the commands, machine, date and each job's lane, start and wall time, and those
+times in jobs.json go to --out. Every job resumes: an interrupted `make results` continues where it
+stopped when run again (train.py --resume, eval.py reuses finished systems). The hypernetwork is
+trained as results/sni-visits-2026-11-30 found best on all 116 tasks (--hn_flags): the definition only
+in its adapter, never in the prompt, and its task path at 10 x lr. All of it is overridable.
 """
 import argparse
+import json
 import os
 import platform
 import shlex
@@ -63,48 +66,80 @@ def get_args(argv=None):
     return p.parse_args(argv)
 
 
-class Lane(threading.Thread):
-    """Runs its jobs one after the other, each a single-threaded subprocess logging to <out>/logs/<name>.log."""
+class Lanes:
+    """Jobs on lanes side by side, one single-threaded subprocess a lane, each logging to <out>/logs/<name>.log.
 
-    def __init__(self, name, out, jobs, times, peers):
-        super().__init__(name=name)
-        self.out, self.jobs, self.times, self.peers, self.error = out, jobs, times, peers, None
+    run(own, pool, pool_lanes): lane i first runs own[i] in order; then each of the first pool_lanes lanes
+    (lanes with no own jobs are added up to that number) takes jobs from the shared pool, the first one in
+    the pool's order that is ready, until the pool is empty. A job is {"name", "cmd"}, optionally "after" (names of jobs that
+    must have finished) and "wait_for" (a predicate, e.g. a checkpoint exists). So a lane whose own jobs end
+    early evaluates what is ready instead of waiting for the other lane. The first failure stops every lane
+    at its next job; run() then exits with one line naming it."""
 
-    def run(self):
-        for job in self.jobs:
-            name, cmd, wait_for = job["name"], job["cmd"], job.get("wait_for")
-            while wait_for is not None and not wait_for():
-                if any(lane.error for lane in self.peers):
-                    self.error = f"{name}: not started (another lane failed)"
+    def __init__(self, out, times, t0):
+        self.out, self.times, self.t0 = out, times, t0
+        self.done, self.errors, self.cond = set(), [], threading.Condition()
+
+    def run(self, own, pool=(), pool_lanes=None):
+        self.pool = list(pool)
+        n = len(own) if pool_lanes is None else max(len(own), pool_lanes)
+        own = list(own) + [[]] * (n - len(own))
+        lanes = [threading.Thread(target=self.lane, args=(i, own[i], pool_lanes is None or i < pool_lanes))
+                 for i in range(n)]
+        for lane in lanes:
+            lane.start()
+        for lane in lanes:
+            lane.join()
+        if self.errors:
+            raise SystemExit("error: " + "; ".join(self.errors) + " — fix it and run the same command again: finished jobs are kept")
+
+    def ready(self, job):
+        return set(job.get("after", ())) <= self.done and job.get("wait_for", lambda: True)()
+
+    def lane(self, i, own, takes_pool):
+        for job in own:
+            with self.cond:
+                while not self.errors and not self.ready(job):
+                    self.cond.wait(10)  # woken when a job ends; a file-based wait_for is polled
+                if self.errors:
+                    self.errors.append(f"{job['name']}: not started (another lane failed)")
                     return
-                time.sleep(10)
-            log = self.out / "logs" / f"{name}.log"
-            shown = shlex.join(["python", *cmd[1:]])  # as a user would type it
-            print(f"[{datetime.now(timezone.utc):%H:%M:%S}] {self.name}: {name} -> {log}", flush=True)
-            t0 = time.time()
-            with open(log, "a") as f:
-                f.write(f"$ {shown}\n")
-                f.flush()
-                r = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
-                                   env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"})
-            self.times[name] = {"seconds": round(time.time() - t0, 1), "command": shown}
+            if not self.launch(i, job):
+                return
+        while takes_pool:
+            with self.cond:
+                while not self.errors and self.pool and not any(self.ready(j) for j in self.pool):
+                    self.cond.wait(10)
+                if self.errors or not self.pool:
+                    return
+                job = next(j for j in self.pool if self.ready(j))
+                self.pool.remove(job)
+            if not self.launch(i, job):
+                return
+
+    def launch(self, i, job) -> bool:
+        name, cmd = job["name"], job["cmd"]
+        log = self.out / "logs" / f"{name}.log"
+        shown = shlex.join(["python", *cmd[1:]])  # as a user would type it
+        print(f"[{datetime.now(timezone.utc):%H:%M:%S}] lane {i + 1}: {name} -> {log}", flush=True)
+        t0 = time.time()
+        with open(log, "a") as f:
+            f.write(f"$ {shown}\n")
+            f.flush()
+            r = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
+                               env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"})
+        with self.cond:
+            self.times[name] = {"lane": i + 1, "start": round(t0 - self.t0, 1), "seconds": round(time.time() - t0, 1),
+                                "command": shown}
             if r.returncode != 0:
                 tail = log.read_text().strip().splitlines()[-1:] or ["(empty log)"]
-                self.error = f"{name} failed (exit {r.returncode}): {tail[0][:300]} (whole log: {log})"
-                return
-            print(f"[{datetime.now(timezone.utc):%H:%M:%S}] {self.name}: {name} done in {time.time() - t0:.0f} s", flush=True)
-
-
-def run_lanes(out, lanes, times):
-    peers = []
-    peers += [Lane(f"lane {i + 1}", out, jobs, times, peers) for i, jobs in enumerate(lanes)]
-    for lane in peers:
-        lane.start()
-    for lane in peers:
-        lane.join()
-    errors = [lane.error for lane in peers if lane.error]
-    if errors:
-        raise SystemExit("error: " + "; ".join(errors) + " — fix it and run the same command again: finished jobs are kept")
+                self.errors.append(f"{name} failed (exit {r.returncode}): {tail[0][:300]} (whole log: {log})")
+            else:
+                self.done.add(name)
+            self.cond.notify_all()
+        if r.returncode == 0:
+            print(f"[{datetime.now(timezone.utc):%H:%M:%S}] lane {i + 1}: {name} done in {time.time() - t0:.0f} s", flush=True)
+        return r.returncode == 0
 
 
 def lora_task_names(data_dir, n):
@@ -151,28 +186,47 @@ def main(argv=None):
                                                               "--save_every", str(a.lora_steps)]})
     jobs_hn.append({"name": "train_hypernet", "cmd": train + ["--out_dir", str(hn), "--max_steps", str(a.hn_steps),
                                                               "--save_every", "30", "--eval_every", "60"]
-                    + (["--floor", str(floor)] if a.floor_step else []) + shlex.split(a.hn_flags),
-                    "wait_for": (lambda: (floor / "state.json").is_file()) if a.floor_step else None})
+                    + (["--floor", str(floor)] if a.floor_step else []) + shlex.split(a.hn_flags)})
+    if a.floor_step:
+        jobs_hn[-1]["wait_for"] = lambda: (floor / "state.json").is_file()
+
+    # evaluation: one eval.py call per group of systems, taken by whichever lane is free once its group is
+    # ready, the longest first so that the lanes end close together. The base model's groups need no training:
+    # they run as soon as the hypernetwork has a first checkpoint, into that step's evaluation folder, whose
+    # predictions eval.py then reuses at the last step.
+    ev = py + ["eval.py", "--ckpt", str(hn), "--max_per_task", str(a.max_per_task)] + shlex.split(a.eval_flags)
+    baselines = ["--mt_lora_ckpt", str(mt)] + (["--lora_ckpt", str(lr)] if lora_names else [])
+    first = min(30, a.hn_steps)  # train.py saves every 30 steps and at the end
+
+    def group(systems, extra=(), **ready):
+        return {"name": "eval_" + "adapter_only_" * ("--adapter_only" in extra) + "_".join(systems),
+                "cmd": ev + list(extra) + ["--systems", ",".join(systems)], **ready}
+
+    hn_systems, mt_systems = ["hypernet", "hypernet_shuffled"], ["mt_lora"] + ["lora"] * bool(lora_names)
+    # the LoRA baselines wait for the hypernetwork too: eval.py files every system under the --ckpt run's step
+    # and reuses only the base model's answers from another step
+    hn_ready = {"after": ["train_hypernet"]}
+    mt_ready = {"after": ["train_hypernet", "train_mt_lora"] + ["train_lora"] * bool(lora_names)}
+    base = {"wait_for": lambda: (hn / f"step_{first:06d}" / "state.json").is_file()}
+    at_first = ["--step", str(first)]
+    pool = [group(hn_systems, **hn_ready), group(["fewshot"], at_first, **base),
+            group(["fewshot_chat"], at_first, **base), group(mt_systems, baselines, **mt_ready)]
+    if not a.no_adapter_only:
+        pool += [group(hn_systems, ["--adapter_only"], **hn_ready),
+                 group(mt_systems, ["--adapter_only"] + baselines, **mt_ready)]
+    pool += [group(["base_chat"], at_first, **base), group(["base"], at_first, **base)]
+
     times = {}
     t0 = time.time()
     started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    run_lanes(out, [jobs_mt, jobs_hn], times)
-
-    # evaluation: one eval.py call per group of systems, the groups dealt round-robin to --eval_lanes lanes
-    ev = py + ["eval.py", "--ckpt", str(hn), "--mt_lora_ckpt", str(mt), "--max_per_task", str(a.max_per_task)] \
-        + (["--lora_ckpt", str(lr)] if lora_names else []) + shlex.split(a.eval_flags)
-    groups = [["base"], ["fewshot"], ["base_chat"], ["fewshot_chat"], ["hypernet", "hypernet_shuffled"],
-              ["mt_lora"] + ["lora"] * bool(lora_names)]  # the last two: the adapter systems
-    jobs = [{"name": "eval_" + "_".join(g), "cmd": ev + ["--systems", ",".join(g)]} for g in groups]
-    if not a.no_adapter_only:
-        jobs += [{"name": "eval_adapter_only_" + "_".join(g), "cmd": ev + ["--adapter_only", "--systems", ",".join(g)]}
-                 for g in groups[-2:]]
-    run_lanes(out, [jobs[i::a.eval_lanes] for i in range(a.eval_lanes)], times)
+    lanes = Lanes(out, times, t0)
+    lanes.run([jobs_mt, jobs_hn], pool, pool_lanes=a.eval_lanes)
+    every = ",".join(["base", "fewshot", "base_chat", "fewshot_chat"] + hn_systems + mt_systems)
     settings = [("definition in the prompt", [])] + [("adapter only", ["--adapter_only"])] * (not a.no_adapter_only)
     tables = []
     for title, extra in settings:  # everything reused: this only assembles the table
-        run_lanes(out, [[{"name": "table" + "_adapter_only" * bool(extra),
-                          "cmd": ev + extra + ["--systems", ",".join(s for g in groups for s in g)]}]], times)
+        lanes.run([[{"name": "table" + "_adapter_only" * bool(extra),
+                     "cmd": ev + baselines + extra + ["--systems", every]}]])
         res_dir = eval_dir(hn, a.data_dir, "default", a.hn_steps, bool(extra))
         copy = out / res_dir.name
         copy.mkdir(exist_ok=True)
@@ -194,9 +248,12 @@ def write_readme(a, argv, out, started, seconds, times, lora_names, tables):
                   f"Per task and per category: [{rel}/per_task.md]({rel}/per_task.md), "
                   f"[{rel}/per_category.md]({rel}/per_category.md); every number: {rel}/results.json "
                   f"(predictions: {a.runs}/hypernet/eval/{rel}/).", ""]
-    lines += ["## Jobs", "", "| job | wall time | command |", "|---|---|---|"]
-    lines += [f"| {k} | {v['seconds'] / 60:.1f} min | `{v['command']}` |" for k, v in times.items()]
+    lines += ["## Jobs", "", "Minutes after the pipeline's start; a lane runs one job at a time.", "",
+              "| job | lane | start | wall time | command |", "|---|---|---|---|---|"]
+    lines += [f"| {k} | {v['lane']} | {v['start'] / 60:.1f} | {v['seconds'] / 60:.1f} min | `{v['command']}` |"
+              for k, v in sorted(times.items(), key=lambda kv: kv[1]["start"])]
     (out / "README.md").write_text("\n".join(lines) + "\n")
+    (out / "jobs.json").write_text(json.dumps(times, indent=1) + "\n")
     print(f"wrote {out / 'README.md'}")
 
 

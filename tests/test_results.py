@@ -29,7 +29,7 @@ def test_results_pipeline_trains_evaluates_and_resumes(tmp_path):
     sni = write_sni(tmp_path / "sni")
     out, runs = tmp_path / "out", tmp_path / "runs"
     cmd = [sys.executable, "scripts/results.py", "--ckpt_dir", str(ckpt), "--data_dir", str(sni), "--out", str(out),
-           "--runs", str(runs), "--mt_steps", "25", "--floor_step", "25", "--hn_steps", "2", "--lora_tasks", "2",
+           "--runs", str(runs), "--mt_steps", "25", "--floor_step", "25", "--hn_steps", "31", "--lora_tasks", "2",
            "--lora_steps", "2", "--max_per_task", "2", "--eval_lanes", "3",
            "--train_flags", "--d_h 32 --hn_layers 1 --rank 4 --lora_a 16 --lora_b 16 --max_len 160 --val_per_task 2",
            "--hn_flags", "--tasks_per_step 2 --examples_per_task 2 --task_lr_mult 10",
@@ -38,17 +38,32 @@ def test_results_pipeline_trains_evaluates_and_resumes(tmp_path):
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     readme = (out / "README.md").read_text()
     assert "Per-task LoRA trained on 2 seen tasks: task1_copy, task2_upper." in readme
-    for name, systems in (("sni-2", ["base", "fewshot", "base_chat", "fewshot_chat", "hypernet", "hypernet_shuffled",
+    for name, systems in (("sni-31", ["base", "fewshot", "base_chat", "fewshot_chat", "hypernet", "hypernet_shuffled",
                                      "mt_lora", "lora"]),
-                          ("sni-2-adapter_only", ["base", "fewshot", "base_chat", "fewshot_chat", "hypernet",
+                          ("sni-31-adapter_only", ["base", "fewshot", "base_chat", "fewshot_chat", "hypernet",
                                                   "hypernet_shuffled", "mt_lora", "lora"])):
         res = json.loads((out / name / "results.json").read_text())
         assert res["complete"] and list(res["systems"]) == systems
         assert res["tasks"] == {"seen": ["task1_copy", "task2_upper", "task3_reverse"], "unseen": ["task9_first"]}
         assert res["systems"]["hypernet"]["settings"]["adapter_only"] == name.endswith("adapter_only")
         assert (out / name / "table.md").read_text().strip() in readme
+    # each job started once what it needs had finished; the base model's groups ran at the hypernetwork's
+    # first checkpoint (step 30), and the table took their predictions from there
+    jobs = json.loads((out / "jobs.json").read_text())
+    end = {k: v["start"] + v["seconds"] for k, v in jobs.items()}
+    for job, needs in (("eval_hypernet_hypernet_shuffled", ["train_hypernet"]),
+                       ("eval_adapter_only_hypernet_hypernet_shuffled", ["train_hypernet"]),
+                       ("eval_mt_lora_lora", ["train_mt_lora", "train_lora", "train_hypernet"]),
+                       ("eval_adapter_only_mt_lora_lora", ["train_mt_lora", "train_lora", "train_hypernet"]),
+                       ("train_hypernet", ["train_lora"]), ("table", [n for n in end if not n.startswith("table")])):
+        assert jobs[job]["start"] >= max(end[n] for n in needs) - 0.1, (job, jobs)  # times are rounded to 0.1 s
+    assert {jobs[n]["lane"] for n in ("train_mt_lora", "train_lora", "train_hypernet")} == {1, 2}
+    for name in ("base", "fewshot", "base_chat", "fewshot_chat"):
+        log = (out / "logs" / f"eval_{name}.log").read_text()
+        assert "--step 30 --systems " + name in log.splitlines()[0]
+        assert f"{name}: reused {runs / 'hypernet' / 'eval' / 'sni-30'}" in (out / "logs" / "table.log").read_text()
     # the hypernetwork was trained over mt_lora's step-25 checkpoint
-    state = json.loads((runs / "hypernet" / "step_000002" / "state.json").read_text())
+    state = json.loads((runs / "hypernet" / "step_000031" / "state.json").read_text())
     assert state["config"]["floor_ckpt"] == str((runs / "mt_lora" / "step_000025").resolve())
     assert state["config"]["task_lr_mult"] == 10
     # run again: every job resumes or is reused, nothing is retrained or regenerated
@@ -63,7 +78,7 @@ def test_results_pipeline_trains_evaluates_and_resumes(tmp_path):
     # scripts/tables.py rebuilds both tables from the predictions alone, with every checkpoint gone
     for step_dir in runs.rglob("step_*"):
         shutil.rmtree(step_dir)
-    folders = [runs / "hypernet" / "eval" / n for n in ("sni-2", "sni-2-adapter_only")]
+    folders = [runs / "hypernet" / "eval" / n for n in ("sni-31", "sni-31-adapter_only")]
     before = {f: (f / "table.md").read_text() for f in folders}
     for f in folders:
         for name in ("table.md", "per_task.md", "per_category.md"):
@@ -81,9 +96,9 @@ def test_results_pipeline_trains_evaluates_and_resumes(tmp_path):
         assert lines[-1].startswith("- tables rebuilt from the predictions by scripts/tables.py")
         assert "\n".join(lines[:-1]) + "\n" == before[f]
         assert (f / "per_category.md").read_text() == (out / f.name / "per_category.md").read_text()
-    assert "base from sni-2/" in lines[-1] and "hypernet from sni-2-adapter_only/" in lines[-1]
+    assert "base from sni-31/" in lines[-1] and "hypernet from sni-31-adapter_only/" in lines[-1]
     # --take: another run's folder holding only its hypernetwork systems takes its baselines from this one
-    second = tmp_path / "second" / "sni-2"
+    second = tmp_path / "second" / "sni-31"
     second.mkdir(parents=True)
     res = json.loads((folders[0] / "results.json").read_text())
     for name in ("hypernet", "hypernet_shuffled"):
@@ -99,7 +114,7 @@ def test_results_pipeline_trains_evaluates_and_resumes(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     lines = (second / "table.md").read_text().splitlines()
     assert "\n".join(lines[:-1]) + "\n" == before[folders[0]]
-    assert f"mt_lora from {folders[0]}/" in lines[-1] and "hypernet from sni-2/" in lines[-1]
+    assert f"mt_lora from {folders[0]}/" in lines[-1] and "hypernet from sni-31/" in lines[-1]
     r = subprocess.run(tables, cwd=ROOT, capture_output=True, text=True)  # without it: the two hypernetwork rows
     assert r.returncode == 0 and list(json.loads((second / "results.json").read_text())["systems"]) == \
         ["hypernet", "hypernet_shuffled"]
