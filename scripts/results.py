@@ -71,9 +71,9 @@ class Lanes:
 
     run(own, pool, pool_lanes): lane i first runs own[i] in order; then each of the first pool_lanes lanes
     (lanes with no own jobs are added up to that number) takes jobs from the shared pool, the first one in
-    the pool's order that is ready, until the pool is empty. A job is {"name", "cmd"}, optionally "after" (names of jobs that
-    must have finished) and "wait_for" (a predicate, e.g. a checkpoint exists). So a lane whose own jobs end
-    early evaluates what is ready instead of waiting for the other lane. The first failure stops every lane
+    the pool's order that is ready, until the pool is empty. A job is {"name", "cmd"}, optionally "after"
+    (names of jobs that must have finished) and "wait_for" (a predicate, e.g. a checkpoint exists). So a
+    lane whose own jobs end early evaluates what is ready instead of waiting for the other lane. The first failure stops every lane
     at its next job; run() then exits with one line naming it."""
 
     def __init__(self, out, times, t0):
@@ -191,9 +191,10 @@ def main(argv=None):
         jobs_hn[-1]["wait_for"] = lambda: (floor / "state.json").is_file()
 
     # evaluation: one eval.py call per group of systems, taken by whichever lane is free once its group is
-    # ready, the longest first so that the lanes end close together. The base model's groups need no training:
-    # they run as soon as the hypernetwork has a first checkpoint, into that step's evaluation folder, whose
-    # predictions eval.py then reuses at the last step.
+    # ready, in the pool's order (replayed with results/sni-cpu-2026-12-06's job times by its replay.py, it
+    # ends the lanes no later than longest-first). The base model's groups need no training: they run as
+    # soon as the hypernetwork has a first checkpoint, into that step's evaluation folder, whose predictions
+    # eval.py then reuses at the last step.
     ev = py + ["eval.py", "--ckpt", str(hn), "--max_per_task", str(a.max_per_task)] + shlex.split(a.eval_flags)
     baselines = ["--mt_lora_ckpt", str(mt)] + (["--lora_ckpt", str(lr)] if lora_names else [])
     first = min(30, a.hn_steps)  # train.py saves every 30 steps and at the end
