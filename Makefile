@@ -42,7 +42,7 @@ demo: deps demo-ckpt
 		--text "In this task, you are given a sentence. Output its words in reverse order."
 
 # the SNI results table (scripts/results.py: trains mt_lora, per-task LoRA and the hypernetwork on two
-# lanes, evaluates every system, writes results/sni/README.md); run it again to resume
+# lanes, evaluates every system, writes $(OUT)/README.md, results/sni by default); run it again to resume
 SNI ?= data/sni
 MAX_PER_TASK ?= 20
 OUT ?= results/sni

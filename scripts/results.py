@@ -41,6 +41,7 @@ import data  # noqa: E402  (the repository's modules, from any working directory
 from eval import eval_dir  # noqa: E402
 
 HN_FLAGS = "--tasks_per_step 8 --examples_per_task 2 --task_lr_mult 10 --def_dropout 1"
+HN_SAVE_EVERY = 30  # the base model's eval groups start at the first of these checkpoints
 
 
 def get_args(argv=None):
@@ -185,7 +186,7 @@ def main(argv=None):
                                                               "--max_steps", str(a.lora_steps), "--eval_every", "0",
                                                               "--save_every", str(a.lora_steps)]})
     jobs_hn.append({"name": "train_hypernet", "cmd": train + ["--out_dir", str(hn), "--max_steps", str(a.hn_steps),
-                                                              "--save_every", "30", "--eval_every", "60"]
+                                                              "--save_every", str(HN_SAVE_EVERY), "--eval_every", "60"]
                     + (["--floor", str(floor)] if a.floor_step else []) + shlex.split(a.hn_flags)})
     if a.floor_step:
         jobs_hn[-1]["wait_for"] = lambda: (floor / "state.json").is_file()
@@ -197,7 +198,7 @@ def main(argv=None):
     # eval.py then reuses at the last step.
     ev = py + ["eval.py", "--ckpt", str(hn), "--max_per_task", str(a.max_per_task)] + shlex.split(a.eval_flags)
     baselines = ["--mt_lora_ckpt", str(mt)] + (["--lora_ckpt", str(lr)] if lora_names else [])
-    first = min(30, a.hn_steps)  # train.py saves every 30 steps and at the end
+    first = min(HN_SAVE_EVERY, a.hn_steps)  # the hypernetwork's first checkpoint (train.py also saves at the end)
 
     def group(systems, extra=(), **ready):
         return {"name": "eval_" + "adapter_only_" * ("--adapter_only" in extra) + "_".join(systems),
