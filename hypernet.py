@@ -337,24 +337,32 @@ def load_trained(path, args):
 
 
 @torch.no_grad()
-def adapter_diagnostics(adapters):
-    """Is the adapter conditioned on the task? adapters: hn.adapters(W) for N >= 2 different tasks
-    (or any [(A (N, r, .), B (N, ., r))], e.g. a LoRA bank). Measured on the weight updates
-    dW = B A themselves, all modules together, with the Frobenius inner product
-    <B_i A_i, B_j A_j> = tr((B_i^T B_j)(A_j A_i^T)): r x r products, never a full dW. Orthonormal
-    aux matrices preserve it, so A_train, B_train give exactly the geometry of the lightweight dW.
-    Raw (A_train, B_train) numbers would mislead: their shared random A part dominates the norm.
-      cos:        mean pairwise cosine similarity of the tasks' dW (prototype's collapse: 0.999)
-      task_share: share of the dW energy that varies across tasks, sum|dW_i - mean|^2 / sum|dW_i|^2
-    """
+def adapter_gram(adapters):
+    """(N, N) float64 Gram matrix of N tasks' weight updates dW = B A, all modules together, for
+    adapters = hn.adapters(W) (or any [(A (N, r, .), B (N, ., r))], e.g. a LoRA bank), with the
+    Frobenius inner product <B_i A_i, B_j A_j> = tr((B_i^T B_j)(A_j A_i^T)): r x r products, never a
+    full dW. Orthonormal aux matrices preserve it, so A_train, B_train give exactly the geometry of
+    the lightweight dW (unscaled: multiply by (alpha / r)^2 for the dW as applied)."""
     if isinstance(adapters, torch.Tensor):
         raise TypeError("adapter_diagnostics takes hn.adapters(W), not W")
-    G = 0  # (N, N) Gram matrix of the tasks' dW
+    G = 0
     for A, B in adapters:
         A, B = A.double(), B.double()
         BB = torch.einsum("ibp,jbq->ijpq", B, B)  # B_i^T B_j
         AA = torch.einsum("ipa,jqa->ijpq", A, A)  # A_i A_j^T
         G = G + (BB * AA).sum((2, 3))
+    return G
+
+
+@torch.no_grad()
+def adapter_diagnostics(adapters):
+    """Is the adapter conditioned on the task? adapters: hn.adapters(W) for N >= 2 different tasks,
+    measured on the weight updates dW themselves (adapter_gram). Raw (A_train, B_train) numbers
+    would mislead: their shared random A part dominates the norm.
+      cos:        mean pairwise cosine similarity of the tasks' dW (prototype's collapse: 0.999)
+      task_share: share of the dW energy that varies across tasks, sum|dW_i - mean|^2 / sum|dW_i|^2
+    """
+    G = adapter_gram(adapters)
     N = G.shape[0]
     norm = G.diagonal().clamp_min(1e-30).sqrt()
     C = G / (norm[:, None] * norm[None, :])

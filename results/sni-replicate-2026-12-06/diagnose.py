@@ -9,7 +9,7 @@ For every checkpoint of each run, the seen tasks' adapters (their definitions re
   floor, gen, task:  Frobenius norms, summed over every target module, of the floor's dW, of the
                      generated dW (mean over tasks, RMS) and of its task-varying part (dW_t - mean_t dW)
 The dW are scaled as applied (alpha / r); the lightweight dW's norm is that of B_train A_train
-(the frozen projections are orthonormal), which hypernet.adapter_diagnostics also uses.
+(the frozen projections are orthonormal): hypernet.adapter_gram, as adapter_diagnostics.
 """
 import json
 import sys
@@ -20,19 +20,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 import data  # noqa: E402
-from hypernet import HyperNetConfig, HyperNetwork  # noqa: E402
+from hypernet import HyperNetConfig, HyperNetwork, adapter_gram  # noqa: E402
 from model import Tokenizer, load_model  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
-
-
-@torch.no_grad()
-def gram(adapters):
-    """(N, N) Gram matrix <dW_i, dW_j> summed over modules, for [(A (N, r, .), B (N, ., r))]."""
-    G = 0
-    for A, B in adapters:
-        A, B = A.double(), B.double()
-        G = G + (torch.einsum("ibp,jbq->ijpq", B, B) * torch.einsum("ipa,jqa->ijpq", A, A)).sum((2, 3))
-    return G
 
 
 @torch.no_grad()
@@ -60,7 +50,7 @@ def main(runs):
             rest = hn.weight_proj(torch.zeros(1, hn.P))                        # (1, d)
             if c.module_emb:
                 rest = rest + hn.layer_emb(hn.layer_ids) + hn.type_emb(hn.type_ids)  # (M, d)
-            G = gram(hn.adapters(hn(codes[key]))) * s * s
+            G = adapter_gram(hn.adapters(hn(codes[key]))) * s * s
             N = G.shape[0]
             gen = (G.diagonal().mean()).sqrt()
             task = ((G.diagonal().sum() - G.sum() / N) / N).clamp_min(0).sqrt()

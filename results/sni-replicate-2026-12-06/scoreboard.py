@@ -79,17 +79,17 @@ def main():
     for setting in SETTINGS:
         print(f"\nROUGE-L, {setting.replace('_', ' ')} (10 instances per task; `*`: the paired 95 % interval excludes 0):\n")
         print("| run | seen | unseen | - mt_lora, seen | unseen | control gap, seen | unseen |\n|---" + "|---" * 6 + "|")
+        mts = {data: predictions(where, setting, "mt_lora") for data, where in mt.items()}
         for name, (data, _, _, where) in RUNS.items():
             h, c = predictions(where, setting, "hypernet"), predictions(where, setting, "hypernet_shuffled")
             if h is None or c is None:
                 print(f"| {name} | not evaluated | | | | | |")
                 continue
-            m = predictions(mt[data], setting, "mt_lora")
+            m = mts[data]
             means = [task_mean([r for r in h if r["split"] == sp]) for sp in ("seen", "unseen")]
             cells = [paired_cell(h, m, sp) for sp in ("seen", "unseen")] + [paired_cell(h, c, sp) for sp in ("seen", "unseen")]
             print(f"| {name} | " + " | ".join(f"{x:.1f}" for x in means) + " | " + " | ".join(cells) + " |")
-        for data, where in mt.items():
-            m = predictions(where, setting, "mt_lora")
+        for data, m in mts.items():
             print(f"\nmt_lora on {data}: seen {task_mean([r for r in m if r['split'] == 'seen']):.1f}, "
                   f"unseen {task_mean([r for r in m if r['split'] == 'unseen']):.1f}")
 
