@@ -21,7 +21,8 @@ folders), a README with the commands, machine, date and each job's lane, start a
 times in jobs.json go to --out. Every job resumes: an interrupted `make results` continues where it
 stopped when run again (train.py --resume, eval.py reuses finished systems). The hypernetwork is
 trained as results/sni-visits-2026-11-30 found best on all 116 tasks (--hn_flags): the definition only
-in its adapter, never in the prompt, and its task path at 10 x lr. All of it is overridable.
+in its adapter, never in the prompt, and its task path at 3 x lr (at 10 x, results/sni-escape-2026-12-06,
+whether it reads the instruction depended on the seed). All of it is overridable.
 """
 import argparse
 import json
@@ -40,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 import data  # noqa: E402  (the repository's modules, from any working directory)
 from eval import eval_dir  # noqa: E402
 
-HN_FLAGS = "--tasks_per_step 8 --examples_per_task 2 --task_lr_mult 10 --def_dropout 1"
+HN_FLAGS = "--tasks_per_step 8 --examples_per_task 2 --task_lr_mult 3 --def_dropout 1"
 HN_SAVE_EVERY = 30  # the base model's eval groups start at the first of these checkpoints
 
 
