@@ -344,7 +344,7 @@ def adapter_gram(adapters):
     full dW. Orthonormal aux matrices preserve it, so A_train, B_train give exactly the geometry of
     the lightweight dW (unscaled: multiply by (alpha / r)^2 for the dW as applied)."""
     if isinstance(adapters, torch.Tensor):
-        raise TypeError("adapter_diagnostics takes hn.adapters(W), not W")
+        raise TypeError("expected hn.adapters(W), a list of (A, B) pairs, not W")
     G = 0
     for A, B in adapters:
         A, B = A.double(), B.double()

@@ -28,12 +28,11 @@ RUNS = {
     "make results": ("none", "data/sni", 0, R / "sni-cpu-2026-12-06/metrics-hypernet.jsonl"),
     "trimmed-s1": ("none", "data/sni", 1, REP / "trimmed-s1/metrics.jsonl"),
     "trimmed-s2": ("none", "data/sni", 2, REP / "trimmed-s2/metrics.jsonl"),
-    "wide-s0": ("16 tasks x 1 example", "data/sni", 0, HERE / "wide-s0/metrics.jsonl"),
-    "wide-s1": ("16 tasks x 1 example", "data/sni", 1, HERE / "wide-s1/metrics.jsonl"),
-    "wu40-s0": ("--warmup_steps 40", "data/sni", 0, HERE / "wu40-s0/metrics.jsonl"),
-    "tlm3-s0": ("--task_lr_mult 3", "data/sni", 0, HERE / "tlm3-s0/metrics.jsonl"),
-    "tlm3-s1": ("--task_lr_mult 3", "data/sni", 1, HERE / "tlm3-s1/metrics.jsonl"),
-    "tlm3-s2": ("--task_lr_mult 3", "data/sni", 2, HERE / "tlm3-s2/metrics.jsonl"),
+    # this folder's runs on data/sni: name-s<seed>
+    **{f"{name}-s{seed}": (change, "data/sni", seed, HERE / f"{name}-s{seed}/metrics.jsonl")
+       for name, change, seeds in (("wide", "16 tasks x 1 example", (0, 1)), ("wu40", "--warmup_steps 40", (0,)),
+                                   ("tlm3", "--task_lr_mult 3", (0, 1, 2)))
+       for seed in seeds},
     # the definition in half of the training prompts; validation with it in the prompt
     "D116": ("--def_dropout 0.5", "../shared/data/sni", 0, R / "sni-d116-2026-12-01/logs/D116_metrics.jsonl"),
     "D3-116": ("--def_dropout 0.5 --task_lr_mult 3", "../shared/data/sni", 0, HERE / "D3-116/metrics.jsonl"),
