@@ -1,4 +1,4 @@
-"""Every hypernetwork run over an mt_lora floor (its step 50; step 125 for L125, L125W and LD125)
+"""Every hypernetwork run over an mt_lora floor (its step 50; step 125 for L125, L125W, LD125, L3W and LD3)
 against mt_lora230, in one table per setting: ROUGE-L on seen and unseen tasks and on the 71 seen
 tasks that are not MMLU subjects, each run's paired difference from mt_lora230 there, and its control
 gap (the run minus its shuffled-instruction control), all from the committed predictions (no model
@@ -32,6 +32,8 @@ RUNS = {
     "L125": ("sni-late-2026-12-06/L125-{mode}", "V116 over the step-125 floor, 105 steps"),
     "L125W": ("sni-late-2026-12-06/L125W-{mode}", "L125 with 16 tasks x 1 example"),
     "LD125": ("sni-late-2026-12-06/LD125-{mode}", "L125 with --def_dropout 0.5"),
+    "L3W": ("sni-late3-2026-12-06/L3W-{mode}", "L125W with --task_lr_mult 3"),
+    "LD3": ("sni-late3-2026-12-06/LD3-{mode}", "LD125 with --task_lr_mult 3"),
 }
 
 
