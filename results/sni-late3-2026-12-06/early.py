@@ -8,6 +8,8 @@ metrics.jsonl files (train.py writes one line per step; no model needed):
   val_loss, gap:  validation loss (nats per target token, 232 held-out seen instances) and shuffled
                   task codes minus right ones, at steps 34, 69, 104; adapter only for def_dropout 1,
                   with the definition in the prompt for LD125 / LD3
+  gap, inst:      the same gap with every instance weighted alike (val_loss_inst: the mean over
+                  instances of each one's mean target loss; 2 instances a task, so also a task mean)
 """
 import json
 import statistics
@@ -32,11 +34,11 @@ def median(rows, key, lo, hi):
 
 def main():
     w = " / ".join(f"{lo}-{hi - 1}" for lo, hi in WINDOWS)
-    print(f"| run | recipe | task_share {w} | grad_task {w} | val_loss 34 / 69 / 104 | gap (nats) |")
-    print("|---|---|---|---|---|---|")
+    print(f"| run | recipe | task_share {w} | grad_task {w} | val_loss 34 / 69 / 104 | gap (nats) | gap, inst |")
+    print("|---|---|---|---|---|---|---|")
     for name, (recipe, path) in RUNS.items():
         if not path.exists():
-            print(f"| {name} | {recipe} | not run | | | |")
+            print(f"| {name} | {recipe} | not run | | | | |")
             continue
         rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
         val = [r for r in rows if "val_loss_shuffled" in r]
@@ -44,9 +46,10 @@ def main():
         grad = " / ".join(median(rows, "grad_task", lo, hi) for lo, hi in WINDOWS)
         losses = " / ".join(f"{r['val_loss']:.3f}" for r in val)
         gaps = " / ".join(f"{r['val_loss_shuffled'] - r['val_loss']:+.3f}" for r in val)
+        inst = " / ".join(f"{r['val_loss_shuffled_inst'] - r['val_loss_inst']:+.3f}" for r in val)
         last = max(r["step"] for r in rows)
         print(f"| {name} | {recipe} | {share} | {grad} | {losses or '-'} | {gaps or '-'}"
-              f"{'' if last >= 104 else f' (at step {last})'} |")
+              f"{'' if last >= 104 else f' (at step {last})'} | {inst or '-'} |")
 
 
 if __name__ == "__main__":
