@@ -8,7 +8,8 @@ Two lanes run side by side, one thread each (on a 2-core CPU that beats one two-
             sequences, as the hypernetwork's floor and the hypernetwork together)
     lane 2: per-task LoRA on the first --lora_tasks seen tasks that are not MMLU subjects, then the
             hypernetwork over mt_lora's --floor_step checkpoint (waits for lane 1 to write it)
-    then:   eval.py, one call per group of systems (base, fewshot, base_chat, fewshot_chat,
+    then:   eval.py, one call per group of systems (the base model's --base_systems, each alone:
+            base, fewshot, base_chat by default, fewshot_chat on request;
             hypernet + its shuffled control, mt_lora + lora; the adapter groups again adapter-only,
             definition removed from their prompts), every system on the same instances
             (--max_per_task per task). A lane whose training is done takes the next group that is
@@ -42,6 +43,7 @@ import data  # noqa: E402  (the repository's modules, from any working directory
 from eval import eval_dir  # noqa: E402
 
 HN_FLAGS = "--tasks_per_step 8 --examples_per_task 2 --task_lr_mult 3 --def_dropout 1"
+BASE_SYSTEMS = ("base", "fewshot", "base_chat", "fewshot_chat")  # the base model, no adapter
 HN_SAVE_EVERY = 30  # the base model's eval groups start at the first of these checkpoints
 
 
@@ -63,6 +65,9 @@ def get_args(argv=None):
     p.add_argument("--max_per_task", type=int, default=20, help="eval instances per task")
     p.add_argument("--train_flags", default="", help="more train.py flags for every run (e.g. '--max_len 256' for a smoke run)")
     p.add_argument("--eval_flags", default="", help="more eval.py flags")
+    p.add_argument("--base_systems", default="base,fewshot,base_chat",
+                   help="the base model's systems to decode, comma-separated, of " + ",".join(BASE_SYSTEMS) + " (fewshot_chat "
+                        "is off by default: no target of the table needs it, and it is the slowest, about 12 %% of the evaluation)")
     p.add_argument("--no_adapter_only", action="store_true", help="skip the adapter-only evaluation")
     p.add_argument("--eval_lanes", type=int, default=2, help="eval.py processes at once (a GPU runs several well)")
     return p.parse_args(argv)
@@ -164,6 +169,9 @@ def main(argv=None):
     for d in (a.ckpt_dir, a.data_dir):
         if not (ROOT / d).is_dir():
             raise SystemExit(f"error: {d}: no such directory (run from the repository root; make demo-ckpt converts the demo model)")
+    a.base_systems = a.base_systems.split(",")
+    if not a.base_systems or set(a.base_systems) - set(BASE_SYSTEMS) or len(set(a.base_systems)) < len(a.base_systems):
+        raise SystemExit(f"error: --base_systems {','.join(a.base_systems)}: expected distinct names of {','.join(BASE_SYSTEMS)}")
     if a.eval_lanes < 1:
         raise SystemExit(f"error: --eval_lanes {a.eval_lanes}: expected an integer >= 1")
     if a.mt_steps is None:
@@ -212,19 +220,20 @@ def main(argv=None):
     mt_ready = {"after": ["train_hypernet", "train_mt_lora"] + ["train_lora"] * bool(lora_names)}
     base = {"wait_for": lambda: (hn / f"step_{first:06d}" / "state.json").is_file()}
     at_first = ["--step", str(first)]
-    pool = [group(hn_systems, **hn_ready), group(["fewshot"], at_first, **base),
-            group(["fewshot_chat"], at_first, **base), group(mt_systems, baselines, **mt_ready)]
+    base_group = lambda s: [group([s], at_first, **base)] if s in a.base_systems else []  # noqa: E731
+    pool = [group(hn_systems, **hn_ready)] + base_group("fewshot") + base_group("fewshot_chat") \
+        + [group(mt_systems, baselines, **mt_ready)]
     if not a.no_adapter_only:
         pool += [group(hn_systems, ["--adapter_only"], **hn_ready),
                  group(mt_systems, ["--adapter_only"] + baselines, **mt_ready)]
-    pool += [group(["base_chat"], at_first, **base), group(["base"], at_first, **base)]
+    pool += base_group("base_chat") + base_group("base")
 
     times = {}
     t0 = time.time()
     started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lanes = Lanes(out, times, t0)
     lanes.run([jobs_mt, jobs_hn], pool, pool_lanes=a.eval_lanes)
-    every = ",".join(["base", "fewshot", "base_chat", "fewshot_chat"] + hn_systems + mt_systems)
+    every = ",".join([s for s in BASE_SYSTEMS if s in a.base_systems] + hn_systems + mt_systems)
     settings = [("definition in the prompt", [])] + [("adapter only", ["--adapter_only"])] * (not a.no_adapter_only)
     tables = []
     for title, extra in settings:  # everything reused: this only assembles the table

@@ -38,10 +38,10 @@ def test_results_pipeline_trains_evaluates_and_resumes(tmp_path):
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     readme = (out / "README.md").read_text()
     assert "Per-task LoRA trained on 2 seen tasks: task1_copy, task2_upper." in readme
-    for name, systems in (("sni-31", ["base", "fewshot", "base_chat", "fewshot_chat", "hypernet", "hypernet_shuffled",
-                                     "mt_lora", "lora"]),
-                          ("sni-31-adapter_only", ["base", "fewshot", "base_chat", "fewshot_chat", "hypernet",
-                                                  "hypernet_shuffled", "mt_lora", "lora"])):
+    # the base model's systems by default: base, fewshot, base_chat (fewshot_chat only with --base_systems)
+    for name, systems in (("sni-31", ["base", "fewshot", "base_chat", "hypernet", "hypernet_shuffled", "mt_lora", "lora"]),
+                          ("sni-31-adapter_only", ["base", "fewshot", "base_chat", "hypernet", "hypernet_shuffled",
+                                                  "mt_lora", "lora"])):
         res = json.loads((out / name / "results.json").read_text())
         assert res["complete"] and list(res["systems"]) == systems
         assert res["tasks"] == {"seen": ["task1_copy", "task2_upper", "task3_reverse"], "unseen": ["task9_first"]}
@@ -58,7 +58,7 @@ def test_results_pipeline_trains_evaluates_and_resumes(tmp_path):
                        ("train_hypernet", ["train_lora"]), ("table", [n for n in end if not n.startswith("table")])):
         assert jobs[job]["start"] >= max(end[n] for n in needs) - 0.1, (job, jobs)  # times are rounded to 0.1 s
     assert {jobs[n]["lane"] for n in ("train_mt_lora", "train_lora", "train_hypernet")} == {1, 2}
-    for name in ("base", "fewshot", "base_chat", "fewshot_chat"):
+    for name in ("base", "fewshot", "base_chat"):
         log = (out / "logs" / f"eval_{name}.log").read_text()
         assert "--step 30 --systems " + name in log.splitlines()[0]
         assert f"{name}: reused {runs / 'hypernet' / 'eval' / 'sni-30'}" in (out / "logs" / "table.log").read_text()
@@ -72,7 +72,7 @@ def test_results_pipeline_trains_evaluates_and_resumes(tmp_path):
     logs = {p.name: p.read_text() for p in (out / "logs").iterdir()}
     assert logs["train_mt_lora.log"].count("nothing to do") == 1
     assert logs["eval_hypernet_hypernet_shuffled.log"].count("hypernet: reused") == 1
-    evals = {"eval_" + g for g in ("base", "fewshot", "base_chat", "fewshot_chat", "hypernet_hypernet_shuffled", "mt_lora_lora")}
+    evals = {"eval_" + g for g in ("base", "fewshot", "base_chat", "hypernet_hypernet_shuffled", "mt_lora_lora")}
     evals |= {"eval_adapter_only_hypernet_hypernet_shuffled", "eval_adapter_only_mt_lora_lora"}
     assert {n[:-4] for n in logs if n.startswith("eval_")} == evals
     # scripts/tables.py rebuilds both tables from the predictions alone, with every checkpoint gone
@@ -85,7 +85,7 @@ def test_results_pipeline_trains_evaluates_and_resumes(tmp_path):
             (f / name).unlink()
     # as when the last, assembling eval.py call is cut: the adapter-only folder lacks the base systems
     res = json.loads((folders[1] / "results.json").read_text())
-    for name in ("base", "fewshot", "base_chat", "fewshot_chat"):
+    for name in ("base", "fewshot", "base_chat"):
         (folders[1] / f"predictions-{name}.jsonl").unlink()
         del res["cache"][name]
     (folders[1] / "results.json").write_text(json.dumps(res))
@@ -141,6 +141,9 @@ def test_results_errors_are_one_line(tmp_path):
     assert r.returncode == 1 and r.stderr.strip() == "error: --floor_step 50: expected a multiple of 25 up to --mt_steps 25"
     r = subprocess.run(base + ["--eval_lanes", "0"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 1 and r.stderr.strip() == "error: --eval_lanes 0: expected an integer >= 1"
+    r = subprocess.run(base + ["--base_systems", "base,fewshot-chat"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and r.stderr.strip() == \
+        "error: --base_systems base,fewshot-chat: expected distinct names of base,fewshot,base_chat,fewshot_chat"
     # a job that fails stops the pipeline with that job's last log line; the other lane's job is not started
     r = subprocess.run(base + ["--train_flags", "--lr -1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     err = r.stderr.strip()

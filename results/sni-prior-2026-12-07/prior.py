@@ -1,0 +1,80 @@
+"""How far above a constant answer are the systems? Each seen task's most frequent training output (its
+label prior: what a per-task adapter could learn without reading a single input) scored as a system on the
+instances of the committed predictions, beside them, by kind of task.
+
+    python results/sni-prior-2026-12-07/prior.py [DATA_DIR]      # ../shared/data/sni by default
+
+Needs the SNI folder the predictions were made on (for the training outputs); seen tasks only (an unseen
+task has no training instances to take a prior from)."""
+import json
+import statistics
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+R = Path(__file__).resolve().parents[1]  # results/
+sys.path.insert(0, str(R.parent))
+import data  # noqa: E402
+import eval as ev  # noqa: E402
+
+SYSTEMS = {  # the definition in the prompt, 10 instances a task (results/sni-v116-2026-11-30 and later)
+    "fewshot": R / "sni-v116-2026-11-30/prompt/predictions-fewshot.jsonl",
+    "mt_lora230": R / "sni-v116-2026-11-30/prompt/predictions-mt_lora.jsonl",
+    "V116": R / "sni-v116-2026-11-30/prompt/predictions-hypernet.jsonl",
+    "L125W": R / "sni-late-2026-12-06/L125W-prompt/predictions-hypernet.jsonl",
+}
+
+
+def kind(task, recs):
+    """MMLU subject / other one-word task with at most 10 distinct training outputs / with more / longer answers."""
+    if statistics.median(len(r["references"][0].split()) for r in recs) > 1:
+        return "longer answers"
+    if "mmmlu" in task.name:
+        return "one word: MMLU"
+    n = len({ev.normalize_answer(i.outputs[0]) for i in task.train})
+    return "one word: <= 10 labels" if n <= 10 else "one word: > 10 labels"
+
+
+def main(data_dir):
+    tasks = {t.name: t for t in data.load_tasks(data_dir, log=None).seen}
+    recs = {k: [json.loads(line) for line in open(p) if json.loads(line)["split"] == "seen"] for k, p in SYSTEMS.items()}
+    ref = recs["mt_lora230"]
+    by_task = {}
+    for r in ref:
+        by_task.setdefault(r["task"], []).append(r)
+    majority = []
+    for name, rs in by_task.items():
+        t = tasks[name]
+        label = Counter(i.outputs[0] for i in t.train).most_common(1)[0][0]
+        for r in rs:
+            em, rl = ev.instance_scores(label, r["references"], ev.is_xlingual(t))
+            majority.append({**r, "prediction": label, "exact_match": em, "rougeL": rl})
+    systems = {"majority label": majority, **recs}
+    kinds = {name: kind(tasks[name], rs) for name, rs in by_task.items()}
+    names = list(systems)
+    print("Seen tasks, 10 held-out instances each; ROUGE-L / exact match, mean over tasks; last columns: "
+          "paired difference from the majority label (ROUGE-L, 95 % interval)\n")
+    print("| tasks | n | " + " | ".join(names) + " | " + " | ".join(f"{n} - majority" for n in names[1:]) + " |")
+    print("|---" * (2 + 2 * len(names) - 1) + "|")
+    for group in ("one word: MMLU", "one word: <= 10 labels", "one word: > 10 labels", "longer answers", "all"):
+        keep = {n: [r for r in rs if group == "all" or kinds[r["task"]] == group] for n, rs in systems.items()}
+        cells = []
+        for n in names:
+            per = {}
+            for r in keep[n]:
+                per.setdefault(r["task"], []).append((r["rougeL"], r["exact_match"]))
+            rl = ev.task_mean([np.array([x[0] for x in v]) for v in per.values()])
+            em = ev.task_mean([np.array([x[1] for x in v]) for v in per.values()])
+            cells.append(f"{rl:.1f} / {em:.1f}")
+        diffs = []
+        for n in names[1:]:
+            d = ev.paired(keep[n], keep["majority label"])["seen"]["rougeL"]
+            diffs.append(f"{d['diff']:+.1f} [{d['ci'][0]:+.1f}, {d['ci'][1]:+.1f}]" + (" \\*" if d["excludes_0"] else ""))
+        n_tasks = len({r["task"] for r in keep["majority label"]})
+        print(f"| {group} | {n_tasks} | " + " | ".join(cells + diffs) + " |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else str(R.parents[1] / "shared" / "data" / "sni"))
