@@ -15,11 +15,11 @@ Systems (rows of the table):
     mt_lora                 one LoRA trained on all seen tasks (--mt_lora_ckpt, or a --mode mt_lora run as --ckpt)
     lora                    one LoRA per seen task (--lora_ckpt), on the tasks it was trained on
 
-Decoding: greedy, batched; a batch mixes tasks through per-row adapters. A row stops at the model's
-end-of-text tokens, and also at the first newline when none of its task's references contains a
-newline (the text is cut there); the same rule for every system. A task's budget of new tokens is
-its longest reference in tokens plus one, rounded up to a power of two (at least 8) so that tasks
-of similar lengths share batches, capped by --max_new_tokens.
+Decoding: greedy, batched; a batch holds one task's instances (so one adapter, and the definition they
+share is prefilled once). A row stops at the model's end-of-text tokens, and also at the first newline
+when none of its task's references contains a newline (the text is cut there); the same rule for every
+system. A task's budget of new tokens is its longest reference in tokens plus one, rounded up to a power
+of two (at least 8), capped by --max_new_tokens.
 
 Output, under <run>/eval/<data name>-<step>/ (<data name>-<step>-adapter_only/ with --adapter_only):
 table.md (printed too), per_task.md, per_category.md, results.json (every number, the settings, the
