@@ -170,7 +170,7 @@ def main(argv=None):
         if not (ROOT / d).is_dir():
             raise SystemExit(f"error: {d}: no such directory (run from the repository root; make demo-ckpt converts the demo model)")
     a.base_systems = a.base_systems.split(",")
-    if not a.base_systems or set(a.base_systems) - set(BASE_SYSTEMS) or len(set(a.base_systems)) < len(a.base_systems):
+    if set(a.base_systems) - set(BASE_SYSTEMS) or len(set(a.base_systems)) < len(a.base_systems):
         raise SystemExit(f"error: --base_systems {','.join(a.base_systems)}: expected distinct names of {','.join(BASE_SYSTEMS)}")
     if a.eval_lanes < 1:
         raise SystemExit(f"error: --eval_lanes {a.eval_lanes}: expected an integer >= 1")

@@ -1,5 +1,5 @@
 #!/bin/bash
-# results/demo-floor-2026-12-07: every system of run.sh and more.sh again at 50 instances a task (800 seen,
+# results/demo-floor-2026-12-07: every system of run.sh and `more.sh D 1 10` again at 50 instances a task (800 seen,
 # 300 unseen; the built-in tasks hold 100 held-out instances each), for intervals about half as wide;
 # two single-threaded lanes.
 cd $(git rev-parse --show-toplevel)
