@@ -7,7 +7,6 @@ instances of the committed predictions, beside them, by kind of task.
 Needs the SNI folder the predictions were made on (for the training outputs); seen tasks only (an unseen
 task has no training instances to take a prior from)."""
 import json
-import statistics
 import sys
 from collections import Counter
 from pathlib import Path
@@ -18,6 +17,8 @@ R = Path(__file__).resolve().parents[1]  # results/
 sys.path.insert(0, str(R.parent))
 import data  # noqa: E402
 import eval as ev  # noqa: E402
+sys.path.insert(0, str(R / "sni-i116-2026-12-01"))
+import by_answer  # noqa: E402  (its one-word/longer split and paired-difference cell)
 
 SYSTEMS = {  # the definition in the prompt, 10 instances a task (results/sni-v116-2026-11-30 and later)
     "fewshot": R / "sni-v116-2026-11-30/prompt/predictions-fewshot.jsonl",
@@ -27,9 +28,9 @@ SYSTEMS = {  # the definition in the prompt, 10 instances a task (results/sni-v1
 }
 
 
-def kind(task, recs):
-    """MMLU subject / other one-word task with at most 10 distinct training outputs / with more / longer answers."""
-    if statistics.median(len(r["references"][0].split()) for r in recs) > 1:
+def kind(task, answers):
+    """Within by_answer's one-word tasks: MMLU subject / at most 10 distinct training outputs / more."""
+    if answers != "one-word answers":
         return "longer answers"
     if "mmmlu" in task.name:
         return "one word: MMLU"
@@ -39,7 +40,7 @@ def kind(task, recs):
 
 def main(data_dir):
     tasks = {t.name: t for t in data.load_tasks(data_dir, log=None).seen}
-    recs = {k: [json.loads(line) for line in open(p) if json.loads(line)["split"] == "seen"] for k, p in SYSTEMS.items()}
+    recs = {k: [r for r in map(json.loads, open(p)) if r["split"] == "seen"] for k, p in SYSTEMS.items()}
     ref = recs["mt_lora230"]
     by_task = {}
     for r in ref:
@@ -52,7 +53,7 @@ def main(data_dir):
             em, rl = ev.instance_scores(label, r["references"], ev.is_xlingual(t))
             majority.append({**r, "prediction": label, "exact_match": em, "rougeL": rl})
     systems = {"majority label": majority, **recs}
-    kinds = {name: kind(tasks[name], rs) for name, rs in by_task.items()}
+    kinds = {name: kind(tasks[name], answers) for name, answers in by_answer.bucket_of_tasks(ref).items()}
     names = list(systems)
     print("Seen tasks, 10 held-out instances each; ROUGE-L / exact match, mean over tasks; last columns: "
           "paired difference from the majority label (ROUGE-L, 95 % interval)\n")
@@ -68,10 +69,7 @@ def main(data_dir):
             rl = ev.task_mean([np.array([x[0] for x in v]) for v in per.values()])
             em = ev.task_mean([np.array([x[1] for x in v]) for v in per.values()])
             cells.append(f"{rl:.1f} / {em:.1f}")
-        diffs = []
-        for n in names[1:]:
-            d = ev.paired(keep[n], keep["majority label"])["seen"]["rougeL"]
-            diffs.append(f"{d['diff']:+.1f} [{d['ci'][0]:+.1f}, {d['ci'][1]:+.1f}]" + (" \\*" if d["excludes_0"] else ""))
+        diffs = [by_answer.paired_cell(keep[n], keep["majority label"], "seen") for n in names[1:]]
         n_tasks = len({r["task"] for r in keep["majority label"]})
         print(f"| {group} | {n_tasks} | " + " | ".join(cells + diffs) + " |")
 
