@@ -112,6 +112,8 @@ def get_parser():
                    "under every generated adapter, which then learns only the task-dependent residual")
     g.add_argument("--floor_trainable", action="store_true", help="with --floor: the floor goes on training with "
                    "the hypernetwork at --lr (the mt_lora continued, the residual on top), instead of staying frozen")
+    g.add_argument("--init_from", default=None, help="mode lora: every task's LoRA starts from this --mode mt_lora run "
+                   "(or step) dir instead of B = 0: the multi-task LoRA fine-tuned on each task")
     g.add_argument("--def_dropout", type=float, default=0.0, help="fraction of training prompts without the definition "
                    "(1: adapter only, the adapter is the only carrier of the task)")
     g.add_argument("--task_lr_mult", type=float, default=1.0, help="hypernet: lr multiplier for every parameter but the "
@@ -150,7 +152,7 @@ RESULT_FLAGS = ("ckpt_dir", "data_dir", "split", "mode", "tasks", "english_only"
                 "seed", "data_seed", "tasks_per_step", "examples_per_task", "grad_accum", "n_shot", "max_len",
                 "lr", "min_lr_ratio", "warmup_steps", "weight_decay", "loss_weight", "grad_clip", "kind", "targets", "rank",
                 "lora_a", "lora_b", "alpha", "d_h", "hn_layers", "iterations", "no_module_emb", "pooling", "task_examples",
-                "val_per_task", "floor", "floor_trainable", "def_dropout", "task_lr_mult",
+                "val_per_task", "floor", "floor_trainable", "init_from", "def_dropout", "task_lr_mult",
                 "code_dropout", "code_noise")
 # May differ on --resume: cadence, output, hardware; micro-batching (micro_batch_size, micro_batch_tokens,
 # pack) and activation_checkpointing change only float rounding; max_steps extends a run (the lr
@@ -190,6 +192,8 @@ def check_args(args):
         problems.append(f"--code_dropout / --code_noise act on the hypernetwork's task code: --mode {args.mode} has none")
     if args.floor_trainable and not args.floor:
         problems.append("--floor_trainable needs --floor <mt_lora run>")
+    if args.init_from and args.mode != "lora":
+        problems.append(f"--init_from starts each per-task LoRA from an mt_lora: --mode {args.mode} has none (--mode lora)")
     if args.resume and args.overwrite:
         problems.append("--resume and --overwrite contradict each other: continue the run, or move it aside")
     return problems
@@ -467,16 +471,16 @@ def all_reduce(x: torch.Tensor, ddp: bool) -> torch.Tensor:
     return x
 
 
-def read_floor(path, args, targets):
+def read_mt_lora(path, args, targets, flag="--floor"):
     """An mt_lora run or step dir -> {"path", "rank", "alpha", "state"}, checked against this run."""
     ckpt = find_checkpoint(path)
     cfg = json.loads((ckpt / "state.json").read_text())["config"]
     if cfg.get("mode") != "mt_lora":
-        raise ValueError(f"--floor {ckpt}: a --mode {cfg.get('mode')} checkpoint; expected a --mode mt_lora one")
+        raise ValueError(f"{flag} {ckpt}: a --mode {cfg.get('mode')} checkpoint; expected a --mode mt_lora one")
     if Path(cfg["ckpt_dir"]).resolve() != Path(args.ckpt_dir).resolve():
-        raise ValueError(f"--floor {ckpt}: trained on {cfg['ckpt_dir']}, not on {Path(args.ckpt_dir).resolve()}")
+        raise ValueError(f"{flag} {ckpt}: trained on {cfg['ckpt_dir']}, not on {Path(args.ckpt_dir).resolve()}")
     if tuple(cfg["targets"].split(",")) != targets:
-        raise ValueError(f"--floor {ckpt}: targets {cfg['targets']}, this run {','.join(targets)}")
+        raise ValueError(f"{flag} {ckpt}: targets {cfg['targets']}, this run {','.join(targets)}")
     return {"path": str(ckpt.resolve()), "rank": cfg["rank"], "alpha": cfg["alpha"],
             "state": load_file(ckpt / "trainable.safetensors")}
 
@@ -767,12 +771,17 @@ def main(argv=None):
         fail(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
 
     targets = tuple(args.targets.split(","))
-    floor = None
-    if args.floor and args.mode == "hypernet":
-        try:
-            floor = read_floor(args.floor, args, targets)
-        except (OSError, ValueError) as e:
-            fail(str(e))
+    floor = init = None
+    try:
+        if args.floor and args.mode == "hypernet":
+            floor = read_mt_lora(args.floor, args, targets)
+        if args.init_from:  # the same adapter shape, or the warm start would be another function
+            init = read_mt_lora(args.init_from, args, targets, "--init_from")
+            if (init["rank"], init["alpha"]) != (args.rank, args.alpha):
+                raise ValueError(f"--init_from {init['path']}: rank {init['rank']}, alpha {init['alpha']}; "
+                                 f"this run --rank {args.rank} --alpha {args.alpha}")
+    except (OSError, ValueError) as e:
+        fail(str(e))
     hn_cfg = HyperNetConfig(kind=args.kind, targets=targets, rank=args.rank, a=args.lora_a, b=args.lora_b,
                             alpha=args.alpha, seed=args.seed, d_h=args.d_h, n_layers=args.hn_layers,
                             iterations=args.iterations, module_emb=not args.no_module_emb, pooling=args.pooling,
@@ -780,7 +789,7 @@ def main(argv=None):
                             floor_trainable=bool(floor) and args.floor_trainable)
     config = {**vars(args), "ckpt_dir": str(Path(args.ckpt_dir).resolve()), "world_size": world,
               "tasks": [t.name for t in tasks], "hypernet_config": asdict(hn_cfg), "data_summary": taskset.summary,
-              "floor_ckpt": floor["path"] if floor else None}
+              "floor_ckpt": floor["path"] if floor else None, "init_ckpt": init["path"] if init else None}
     # --- the run is known to start: only now is anything written
     if ddp:
         dist.barrier()  # every rank has read out_dir before rank 0 changes it
@@ -818,6 +827,8 @@ def main(argv=None):
             torch.manual_seed(args.seed * 100003 + t)
             for _, m in lora.lora_modules(model):
                 m.init_bank(1)  # a fresh adapter and (in train) a fresh optimizer per task
+            if init:
+                lora.load_lora_state_dict(model, {"config": lora.lora_config(model), "state": init["state"]})
             train(args, model, tokenizer, [task], LoRATrainee(model), None, out_dir / "lora" / task.name, env,
                   {**config, "tasks": [task.name]})
     if ddp:

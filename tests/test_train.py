@@ -217,6 +217,39 @@ def test_floor_run_starts_as_the_mt_lora_and_logs_the_conditioning_control(ckpt,
     assert not (tmp_path / "bad").exists()
 
 
+def test_init_from_starts_every_task_lora_at_the_mt_lora(ckpt, tmp_path, capsys):
+    """--mode lora --init_from: each task's LoRA starts as the mt_lora's weights (not B = 0), so with
+    lr ~ 0 every task's saved LoRA is the mt_lora; the run must match its rank and alpha."""
+    common = ["--ckpt_dir", str(ckpt), "--examples_per_task", "2", "--save_every", "100", *TINY, "--eval_every", "0"]
+    train.main(common + ["--mode", "mt_lora", "--tasks_per_step", "4", "--max_steps", "3", "--out_dir", str(tmp_path / "mt")])
+    mt = load_file(tmp_path / "mt" / "step_000003" / "trainable.safetensors")
+    for init in (True, False):
+        out = tmp_path / ("warm" if init else "cold")
+        train.main(common + ["--mode", "lora", "--tasks", "2", "--max_steps", "1", "--lr", "1e-12", "--out_dir", str(out)]
+                   + (["--init_from", str(tmp_path / "mt")] if init else []))
+        names = sorted(os.listdir(out / "lora"))
+        assert len(names) == 2
+        for name in names:
+            got = load_file(out / "lora" / name / "step_000001" / "trainable.safetensors")
+            assert got.keys() == mt.keys()
+            for k in mt:
+                if init or k.endswith("lora_B"):
+                    ref = mt[k] if init else torch.zeros_like(mt[k])  # a fresh LoRA: B = 0
+                    torch.testing.assert_close(got[k], ref, rtol=0, atol=1e-9, msg=k)
+            if init:
+                state = json.loads((out / "lora" / name / "step_000001" / "state.json").read_text())
+                assert state["config"]["init_ckpt"] == str((tmp_path / "mt" / "step_000003").resolve())
+    # another adapter shape, or another mode: one line, nothing written
+    capsys.readouterr()
+    code, _, err = main_exit(common + ["--mode", "lora", "--tasks", "1", "--max_steps", "1", "--rank", "2",
+                                       "--out_dir", str(tmp_path / "bad"), "--init_from", str(tmp_path / "mt")], capsys)
+    assert code == 1 and err.count("\n") == 1
+    assert re.search(r"^error: --init_from .*step_000003: rank 4, alpha 16.0; this run --rank 2 --alpha 16.0$", err.strip())
+    code, _, err = main_exit(common + ["--out_dir", str(tmp_path / "bad"), "--init_from", str(tmp_path / "mt")], capsys)
+    assert code == 2 and "--init_from starts each per-task LoRA from an mt_lora: --mode hypernet has none" in err
+    assert not (tmp_path / "bad").exists()
+
+
 def test_task_lr_mult_scales_only_the_task_path(ckpt, tmp_path):
     """--task_lr_mult m: one step moves the task path (everything but S and the head bias) as lr * m
     would, and S and the head bias as lr would: run A (lr, m=10) equals run C (10 lr) on the task path

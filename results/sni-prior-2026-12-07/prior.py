@@ -38,21 +38,23 @@ def kind(task, answers):
     return "one word: <= 10 labels" if n <= 10 else "one word: > 10 labels"
 
 
+def majority(ref, tasks):
+    """The label-prior system on ref's instances: each task's most frequent training output, scored."""
+    out = []
+    for r in ref:
+        t = tasks[r["task"]]
+        label = Counter(i.outputs[0] for i in t.train).most_common(1)[0][0]
+        em, rl = ev.instance_scores(label, r["references"], ev.is_xlingual(t))
+        out.append({**r, "prediction": label, "exact_match": em, "rougeL": rl})
+    return out
+
+
 def main(data_dir):
     tasks = {t.name: t for t in data.load_tasks(data_dir, log=None).seen}
     recs = {k: [r for r in map(json.loads, open(p)) if r["split"] == "seen"] for k, p in SYSTEMS.items()}
     ref = recs["mt_lora230"]
-    by_task = {}
-    for r in ref:
-        by_task.setdefault(r["task"], []).append(r)
-    majority = []
-    for name, rs in by_task.items():
-        t = tasks[name]
-        label = Counter(i.outputs[0] for i in t.train).most_common(1)[0][0]
-        for r in rs:
-            em, rl = ev.instance_scores(label, r["references"], ev.is_xlingual(t))
-            majority.append({**r, "prediction": label, "exact_match": em, "rougeL": rl})
-    systems = {"majority label": majority, **recs}
+    majority_recs = majority(ref, tasks)
+    systems = {"majority label": majority_recs, **recs}
     kinds = {name: kind(tasks[name], answers) for name, answers in by_answer.bucket_of_tasks(ref).items()}
     names = list(systems)
     print("Seen tasks, 10 held-out instances each; ROUGE-L / exact match, mean over tasks; last columns: "
