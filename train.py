@@ -112,8 +112,9 @@ def get_parser():
                    "under every generated adapter, which then learns only the task-dependent residual")
     g.add_argument("--floor_trainable", action="store_true", help="with --floor: the floor goes on training with "
                    "the hypernetwork at --lr (the mt_lora continued, the residual on top), instead of staying frozen")
-    g.add_argument("--init_from", default=None, help="mode lora: every task's LoRA starts from this --mode mt_lora run "
-                   "(or step) dir instead of B = 0: the multi-task LoRA fine-tuned on each task")
+    g.add_argument("--init_from", default=None, help="modes lora, mt_lora: the LoRA (each task's, or the shared one) "
+                   "starts from this --mode mt_lora run (or step) dir instead of B = 0, e.g. the multi-task LoRA "
+                   "fine-tuned on each task")
     g.add_argument("--def_dropout", type=float, default=0.0, help="fraction of training prompts without the definition "
                    "(1: adapter only, the adapter is the only carrier of the task)")
     g.add_argument("--task_lr_mult", type=float, default=1.0, help="hypernet: lr multiplier for every parameter but the "
@@ -192,8 +193,8 @@ def check_args(args):
         problems.append(f"--code_dropout / --code_noise act on the hypernetwork's task code: --mode {args.mode} has none")
     if args.floor_trainable and not args.floor:
         problems.append("--floor_trainable needs --floor <mt_lora run>")
-    if args.init_from and args.mode != "lora":
-        problems.append(f"--init_from starts each per-task LoRA from an mt_lora: --mode {args.mode} has none (--mode lora)")
+    if args.init_from and args.mode == "hypernet":
+        problems.append("--init_from starts a LoRA from an mt_lora: --mode hypernet has none (--floor puts one under it)")
     if args.resume and args.overwrite:
         problems.append("--resume and --overwrite contradict each other: continue the run, or move it aside")
     return problems
@@ -818,6 +819,8 @@ def main(argv=None):
                          args, "unseen tasks (no training on them):", out_dir)
     elif args.mode == "mt_lora":
         lora.inject(model, "plain", targets, args.rank, alpha=args.alpha, seed=args.seed, n_tasks=1)
+        if init:
+            lora.load_lora_state_dict(model, {"config": lora.lora_config(model), "state": init["state"]})
         train(args, model, tokenizer, tasks, LoRATrainee(model), None, out_dir, env, config)
         if master and args.samples:
             show_samples(model, tokenizer, tasks, None, None, args, "seen tasks, held-out instances:", out_dir)

@@ -217,27 +217,29 @@ def test_floor_run_starts_as_the_mt_lora_and_logs_the_conditioning_control(ckpt,
     assert not (tmp_path / "bad").exists()
 
 
-def test_init_from_starts_every_task_lora_at_the_mt_lora(ckpt, tmp_path, capsys):
-    """--mode lora --init_from: each task's LoRA starts as the mt_lora's weights (not B = 0), so with
-    lr ~ 0 every task's saved LoRA is the mt_lora; the run must match its rank and alpha."""
+def test_init_from_starts_every_lora_at_the_mt_lora(ckpt, tmp_path, capsys):
+    """--init_from: each task's LoRA (--mode lora) or the shared one (--mode mt_lora) starts as the
+    mt_lora's weights (not B = 0), so with lr ~ 0 every saved LoRA is the mt_lora; the run must match
+    its rank and alpha."""
     common = ["--ckpt_dir", str(ckpt), "--examples_per_task", "2", "--save_every", "100", *TINY, "--eval_every", "0"]
     train.main(common + ["--mode", "mt_lora", "--tasks_per_step", "4", "--max_steps", "3", "--out_dir", str(tmp_path / "mt")])
     mt = load_file(tmp_path / "mt" / "step_000003" / "trainable.safetensors")
-    for init in (True, False):
-        out = tmp_path / ("warm" if init else "cold")
-        train.main(common + ["--mode", "lora", "--tasks", "2", "--max_steps", "1", "--lr", "1e-12", "--out_dir", str(out)]
+    for mode, init in (("lora", True), ("lora", False), ("mt_lora", True)):
+        out = tmp_path / f"{mode}-{'warm' if init else 'cold'}"
+        train.main(common + ["--mode", mode, "--tasks", "2", "--max_steps", "1", "--lr", "1e-12", "--out_dir", str(out)]
                    + (["--init_from", str(tmp_path / "mt")] if init else []))
-        names = sorted(os.listdir(out / "lora"))
-        assert len(names) == 2
+        names = sorted(os.listdir(out / "lora")) if mode == "lora" else [None]
+        assert len(names) == (2 if mode == "lora" else 1)
         for name in names:
-            got = load_file(out / "lora" / name / "step_000001" / "trainable.safetensors")
+            step = (out / "lora" / name if name else out) / "step_000001"
+            got = load_file(step / "trainable.safetensors")
             assert got.keys() == mt.keys()
             for k in mt:
                 if init or k.endswith("lora_B"):
                     ref = mt[k] if init else torch.zeros_like(mt[k])  # a fresh LoRA: B = 0
                     torch.testing.assert_close(got[k], ref, rtol=0, atol=1e-9, msg=k)
             if init:
-                state = json.loads((out / "lora" / name / "step_000001" / "state.json").read_text())
+                state = json.loads((step / "state.json").read_text())
                 assert state["config"]["init_ckpt"] == str((tmp_path / "mt" / "step_000003").resolve())
     # another adapter shape, or another mode: one line, nothing written
     capsys.readouterr()
@@ -246,7 +248,7 @@ def test_init_from_starts_every_task_lora_at_the_mt_lora(ckpt, tmp_path, capsys)
     assert code == 1 and err.count("\n") == 1
     assert re.search(r"^error: --init_from .*step_000003: rank 4, alpha 16.0; this run --rank 2 --alpha 16.0$", err.strip())
     code, _, err = main_exit(common + ["--out_dir", str(tmp_path / "bad"), "--init_from", str(tmp_path / "mt")], capsys)
-    assert code == 2 and "--init_from starts each per-task LoRA from an mt_lora: --mode hypernet has none" in err
+    assert code == 2 and "--init_from starts a LoRA from an mt_lora: --mode hypernet has none" in err
     assert not (tmp_path / "bad").exists()
 
 

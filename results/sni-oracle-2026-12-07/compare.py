@@ -4,7 +4,8 @@ label prior, on the tasks they were trained on, with the definition in the promp
 instances a task, the committed predictions; paired 95 % bootstrap, `*`: the interval excludes 0).
 
     python results/sni-oracle-2026-12-07/compare.py [DATA_DIR]     # ../shared/data/sni by default
-    python results/sni-oracle-2026-12-07/compare.py --past_prior   # those task names, for run.sh
+    python results/sni-oracle-2026-12-07/compare.py --past_prior   # task names for run.sh: the tasks past the prior
+    python results/sni-oracle-2026-12-07/compare.py --rest         # and the other non-MMLU ones, make results' 12 first
 
 The oracles' predictions are in this folder (oracle125/, oracle230/); the others are committed with
 their own write-ups (the README names them)."""
@@ -56,46 +57,57 @@ def main(data_dir):
     kinds = kinds_of(tasks, ref)
     has = {k: {r["task"] for r in rs} for k, rs in systems.items()}
     oracles = [k for k in ("oracle125", "oracle230") if k in systems]
-    floor_of = {"oracle125": "floor125", "oracle230": "mt_lora230"}
+    l12 = set(lora_task_names(data_dir, 12))
+    h = set(past_prior(kinds, skip=l12))
+    groups = {"make results' 12 per-task LoRA tasks": l12,
+              "the other tasks past the label prior": h,
+              "the other one-word tasks with <= 10 labels": {n for n, k in kinds.items() if k == "one word: <= 10 labels"} - l12}
+    groups = {g: ts & has["oracle230"] for g, ts in groups.items()} if "oracle230" in has else groups
+    groups = {**{g: ts for g, ts in groups.items() if ts}, "every task an oracle was trained on": set().union(*(has[o] for o in oracles))}
     names = list(systems)
     print("Seen tasks, the definition in the prompt, 10 held-out instances each; ROUGE-L, mean over the "
-          "oracle's tasks; then the paired difference from mt_lora230 (95 % interval)\n")
+          "group's tasks (n/a: a system without them); then the paired difference from mt_lora230 (95 % interval)\n")
     print(by_answer.header(["tasks", "n"], names, "mt_lora230"))
-    for o in oracles:
-        ts = has[o]
+    for g, ts in groups.items():
         keep = {n: [r for r in systems[n] if r["task"] in ts] for n in names}
         cells = [f"{by_answer.task_mean(keep[n]):.1f}" if ts <= has[n] else "n/a" for n in names]
         diffs = [by_answer.paired_cell(keep[n], ref, "seen") if ts <= has[n] else "n/a" for n in names[1:]]
-        print(f"| {o}'s | {len(ts)} | " + " | ".join(cells + diffs) + " |")
-    for o in oracles:
-        print(f"\n{o} - its floor ({floor_of[o]}) on its {len(has[o])} tasks: "
-              f"{by_answer.paired_cell(systems[o], systems[floor_of[o]], 'seen')}")
+        print(f"| {g} | {len(ts)} | " + " | ".join(cells + diffs) + " |")
+    if "oracle125" in has:
+        print(f"\noracle125 - its floor (floor125) on its {len(has['oracle125'])} tasks: "
+              f"{by_answer.paired_cell(systems['oracle125'], systems['floor125'], 'seen')}")
 
-    # every seen task: mt_lora230 where no oracle was trained, an oracle where one was
-    for use in [[o] for o in oracles] + ([oracles] if len(oracles) > 1 else []):
-        swapped = set().union(*(has[o] for o in use))
-        mixed = [r for r in ref if r["task"] not in swapped] + [r for o in use for r in systems[o]]
-        print(f"\nAll {len(has['mt_lora230'])} seen tasks, mt_lora230 with {' and '.join(use)} on {len(swapped)} of them: "
-              f"{by_answer.task_mean(mixed):.1f} against {by_answer.task_mean(ref):.1f}, "
-              f"difference {by_answer.paired_cell(mixed, ref, 'seen')}")
-
-    print("\nPer task (ROUGE-L over its 10 instances; oracle: oracle125 on make results' 12 tasks, oracle230 on "
-          "the others):\n")
-    cols = ["majority label", "floor125", "mt_lora230", "oracle", "L125W"]
-    print("| task | kind | " + " | ".join(cols) + " | oracle - mt_lora230 |\n" + "|---" * (len(cols) + 3) + "|")
+    # every seen task: mt_lora230 where no oracle was trained, the oracle where one was
+    print()
     for o in oracles:
-        for t in sorted(has[o]):
-            per = {n: by_answer.task_mean([r for r in systems[n] if r["task"] == t]) for n in cols if n != "oracle"}
-            per["oracle"] = by_answer.task_mean([r for r in systems[o] if r["task"] == t])
-            print(f"| {t} | {kinds[t]} | " + " | ".join(f"{per[n]:.1f}" for n in cols)
-                  + f" | {per['oracle'] - per['mt_lora230']:+.1f} |")
+        for g, ts in [(f"every {o} task", has[o])] + [(g, ts) for g, ts in groups.items() if ts <= has[o] and ts != has[o]]:
+            mixed = [r for r in ref if r["task"] not in ts] + [r for r in systems[o] if r["task"] in ts]
+            print(f"All {len(has['mt_lora230'])} seen tasks, mt_lora230 with {o} on {len(ts)} of them ({g}): "
+                  f"{by_answer.task_mean(mixed):.1f} against {by_answer.task_mean(ref):.1f}, "
+                  f"difference {by_answer.paired_cell(mixed, ref, 'seen')}")
+
+    print("\nPer task (ROUGE-L over its 10 instances):\n")
+    cols = ["majority label", "floor125", "mt_lora230", *oracles, "L125W"]
+    last = oracles[-1]
+    print("| task | kind | " + " | ".join(cols) + f" | {last} - mt_lora230 |\n" + "|---" * (len(cols) + 3) + "|")
+    for g, ts in groups.items():
+        if g.startswith("every"):
+            continue
+        for t in sorted(ts):
+            per = {n: by_answer.task_mean([r for r in systems[n] if r["task"] == t]) if t in has[n] else None for n in cols}
+            d = f"{per[last] - per['mt_lora230']:+.1f}" if per[last] is not None else "n/a"
+            print(f"| {t} | {kinds[t]} | " + " | ".join("n/a" if per[n] is None else f"{per[n]:.1f}" for n in cols)
+                  + f" | {d} |")
 
 
 if __name__ == "__main__":
     args = sys.argv[1:]
     data_dir = next((a for a in args if not a.startswith("--")), str(R.parents[1] / "shared" / "data" / "sni"))
-    if "--past_prior" in args:  # make results' 12 are trained (and kept) apart
+    if "--past_prior" in args or "--rest" in args:
         seen = {t.name: t for t in data.load_tasks(data_dir, log=None).seen}
-        print(",".join(past_prior(kinds_of(seen, read(SYSTEMS["mt_lora230"])), skip=lora_task_names(data_dir, 12))))
+        kinds, l12 = kinds_of(seen, read(SYSTEMS["mt_lora230"])), lora_task_names(data_dir, 12)
+        h = past_prior(kinds, skip=l12)  # make results' 12 come first in --rest
+        print(",".join(h if "--past_prior" in args else
+                       l12 + sorted(n for n, k in kinds.items() if n not in h + l12 and k != "one word: MMLU")))
     else:
         main(data_dir)
