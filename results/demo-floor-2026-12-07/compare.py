@@ -10,7 +10,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
+sys.path.insert(0, str(HERE.parent / "sni-i116-2026-12-01"))
 import eval as ev  # noqa: E402
+from by_answer import diff_cell  # noqa: E402
 
 PROMPT = {  # name -> predictions under p<N>/ (N held-out instances of each of the 16 seen tasks and of the 6 unseen)
     "base": "floor/predictions-base.jsonl",
@@ -46,10 +48,6 @@ PAIRS = [(HF, SF), (HF, "HF, shuffled"), (HF, MT), (HF, FLOOR), (HF10, SF), (HF1
          (HFH, FLOOR), (SF, FLOOR), (SFD, FLOOR), (SFH, FLOOR), (MT, FLOOR)]
 
 
-def cell(d):
-    return f"{d['diff']:+.1f} [{d['ci'][0]:+.1f}, {d['ci'][1]:+.1f}]" + (" \\*" if d["excludes_0"] else "")
-
-
 def table(files):
     recs = {k: [json.loads(line) for line in open(f)] for k, f in files.items() if f.exists()}
     print("| system | seen ROUGE-L | seen EM | unseen ROUGE-L | unseen EM |\n|---|---|---|---|---|")
@@ -69,7 +67,7 @@ def table(files):
     for a, b in PAIRS:
         if a in recs and b in recs:
             p = ev.paired(recs[a], recs[b])
-            print(f"| {a} - {b} | " + " | ".join(cell(p[s][m]) for s in ("seen", "unseen") for m in ("rougeL", "exact_match")) + " |")
+            print(f"| {a} - {b} | " + " | ".join(diff_cell(p[s][m]) for s in ("seen", "unseen") for m in ("rougeL", "exact_match")) + " |")
 
 
 def main(n):

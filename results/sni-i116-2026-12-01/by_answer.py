@@ -51,10 +51,14 @@ def task_mean(recs):
     return ev.task_mean([np.array(x) for x in per_task.values()])
 
 
-def paired_cell(recs, ref_recs, split):
-    """'+d [lo, hi]' (and a starred 0-excluding interval): eval.py's paired bootstrap of recs - ref_recs."""
-    d = ev.paired(recs, ref_recs)[split]["rougeL"]
+def diff_cell(d):
+    """One of eval.paired()'s metric entries as '+d [lo, hi]', starred when the interval excludes 0."""
     return f"{d['diff']:+.1f} [{d['ci'][0]:+.1f}, {d['ci'][1]:+.1f}]" + (" \\*" if d["excludes_0"] else "")
+
+
+def paired_cell(recs, ref_recs, split):
+    """diff_cell of eval.py's paired bootstrap of recs - ref_recs (ROUGE-L)."""
+    return diff_cell(ev.paired(recs, ref_recs)[split]["rougeL"])
 
 
 def main(specs):

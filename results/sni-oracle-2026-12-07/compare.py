@@ -10,6 +10,7 @@ instances a task, the committed predictions; paired 95 % bootstrap, `*`: the int
 The oracles' predictions are in this folder (oracle125/, oracle230/); the others are committed with
 their own write-ups (the README names them)."""
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -49,12 +50,17 @@ def past_prior(kinds, skip=()):
     return [n for n, k in kinds.items() if k in ("longer answers", "one word: > 10 labels") and n not in skip]
 
 
-def main(data_dir):
+def seen_kinds(data_dir):
+    """(seen tasks by name, each seen task's kind as prior.py groups them, from mt_lora230's records)."""
     tasks = {t.name: t for t in data.load_tasks(data_dir, log=None).seen}
+    return tasks, kinds_of(tasks, read(SYSTEMS["mt_lora230"]))
+
+
+def main(data_dir):
+    tasks, kinds = seen_kinds(data_dir)
     systems = {k: read(p) for k, p in SYSTEMS.items() if p.is_file()}
     ref = systems["mt_lora230"]
     systems["majority label"] = prior.majority(ref, tasks)
-    kinds = kinds_of(tasks, ref)
     has = {k: {r["task"] for r in rs} for k, rs in systems.items()}
     oracles = [k for k in ("oracle125", "oracle230") if k in systems]
     l12 = set(lora_task_names(data_dir, 12))
@@ -90,11 +96,15 @@ def main(data_dir):
     cols = ["majority label", "floor125", "mt_lora230", *oracles, "L125W"]
     last = oracles[-1]
     print("| task | kind | " + " | ".join(cols) + f" | {last} - mt_lora230 |\n" + "|---" * (len(cols) + 3) + "|")
+    means = {}  # (system, task) -> ROUGE-L over the task's instances
+    for n in cols:
+        for r in systems[n]:
+            means.setdefault((n, r["task"]), []).append(r["rougeL"])
     for g, ts in groups.items():
         if g.startswith("every"):
             continue
         for t in sorted(ts):
-            per = {n: by_answer.task_mean([r for r in systems[n] if r["task"] == t]) if t in has[n] else None for n in cols}
+            per = {n: statistics.mean(means[n, t]) if t in has[n] else None for n in cols}
             d = f"{per[last] - per['mt_lora230']:+.1f}" if per[last] is not None else "n/a"
             print(f"| {t} | {kinds[t]} | " + " | ".join("n/a" if per[n] is None else f"{per[n]:.1f}" for n in cols)
                   + f" | {d} |")
@@ -104,8 +114,7 @@ if __name__ == "__main__":
     args = sys.argv[1:]
     data_dir = next((a for a in args if not a.startswith("--")), str(R.parents[1] / "shared" / "data" / "sni"))
     if "--past_prior" in args or "--rest" in args:
-        seen = {t.name: t for t in data.load_tasks(data_dir, log=None).seen}
-        kinds, l12 = kinds_of(seen, read(SYSTEMS["mt_lora230"])), lora_task_names(data_dir, 12)
+        kinds, l12 = seen_kinds(data_dir)[1], lora_task_names(data_dir, 12)
         h = past_prior(kinds, skip=l12)  # make results' 12 come first in --rest
         print(",".join(h if "--past_prior" in args else
                        l12 + sorted(n for n, k in kinds.items() if n not in h + l12 and k != "one word: MMLU")))
