@@ -1,0 +1,46 @@
+#!/bin/bash
+# results/sni-joint-2026-12-07: is the per-task oracle's gain (../sni-oracle-2026-12-07: +9.6 * on the 31
+# seen tasks past the label prior) task-specific weights, or only the 80 extra instances each task saw?
+# Both arms start from mt_lora230 and see the oracles' data budget (31 tasks x 80 instances: 155 steps of
+# 4 tasks x 4 examples, lr 1e-3, the definition in the prompt), on one thread each, side by side:
+#   joint31: one LoRA for the 31 tasks (--mode mt_lora --init_from mt_lora230), the shared-LoRA control;
+#   hyper31: the hypernetwork over mt_lora230 as a trainable floor (--floor --floor_trainable): the same
+#            shared LoRA plus a generated task residual; P116's recipe (--task_lr_mult 10, --def_dropout 0)
+#            with B116's batch (4 x 4), as in ../sni-vf116-2026-12-02;
+#   hyper31s1 (--seed 1) and hyper31p (--kind plain): hyper31 again, and with a plain-LoRA residual.
+# Then each is decoded on its 31 seen tasks and the 32 unseen ones at 10 instances a task (the oracle's
+# instances); compare.py makes the table. RUNS must hold mt_lora230 (../sni-oracle-2026-12-07/run.sh
+# lane1 trains it). Every step resumes or skips what is done.
+cd $(git rev-parse --show-toplevel)
+RUNS=${RUNS:-runs}
+export OMP_NUM_THREADS=1
+T31=$(python results/sni-oracle-2026-12-07/compare.py --past_prior)
+ST="python train.py --ckpt_dir checkpoints/smollm2-135m --data_dir ../shared/data/sni --tasks $T31
+    --max_steps 155 --tasks_per_step 4 --examples_per_task 4 --lr 1e-3 --eval_every 155 --val_per_task 4
+    --save_every 31 --keep_last 2 --log_every 5 --resume"
+joint31() {
+  $ST --mode mt_lora --init_from $RUNS/mt_lora230 --out_dir $RUNS/joint31
+  python eval.py --ckpt $RUNS/joint31 --max_per_task 10 --systems mt_lora
+}
+hyper() {  # hyper NAME [extra flags]
+  $ST --mode hypernet --floor $RUNS/mt_lora230 --floor_trainable --task_lr_mult 10 --def_dropout 0 --out_dir $RUNS/$1 "${@:2}"
+  python eval.py --ckpt $RUNS/$1 --max_per_task 10 --systems hypernet,hypernet_shuffled
+}
+hyper31() { hyper hyper31; }
+hyper31s1() { hyper hyper31s1 --seed 1; }        # the same, another seed (data order and initialisation)
+hyper31p() { hyper hyper31p --kind plain; }      # the generated residual a plain LoRA, not lightweight
+# Two lanes: joint31 then hyper31s1, hyper31 then hyper31p (~2 h 20 min on the AMD EPYC 2-core VM).
+# On 2026-12-07 the second arm of each lane was started by hand on the thread its first arm freed, with
+# the same commands.
+case ${1:-all} in  # one arm alone: run.sh joint31 | hyper31 | hyper31s1 | hyper31p
+  joint31|hyper31|hyper31s1|hyper31p) $1 ;;
+  all) { joint31 > $RUNS/joint31.log 2>&1; hyper31s1 > $RUNS/hyper31s1.log 2>&1; } &
+       { hyper31 > $RUNS/hyper31.log 2>&1; hyper31p > $RUNS/hyper31p.log 2>&1; } &
+       wait
+       for r in joint31 hyper31 hyper31s1 hyper31p; do
+         mkdir -p results/sni-joint-2026-12-07/$r/logs
+         cp $RUNS/$r/eval/sni-155/{table.md,per_task.md,predictions-*.jsonl} results/sni-joint-2026-12-07/$r/
+         cp $RUNS/$r.log $RUNS/$r/metrics.jsonl results/sni-joint-2026-12-07/$r/logs/
+       done
+       python results/sni-joint-2026-12-07/compare.py ;;
+esac
