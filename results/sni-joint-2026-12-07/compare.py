@@ -28,7 +28,8 @@ SYSTEMS = {  # the first is the reference
     "hyper31s1 shuffled": HERE / "hyper31s1/predictions-hypernet_shuffled.jsonl",
 }
 PAIRS = [("hyper31", "joint31"), ("hyper31s1", "joint31"), ("hyper31", "hyper31 shuffled"),
-         ("hyper31s1", "hyper31s1 shuffled"), ("oracle230", "joint31"), ("oracle230", "hyper31"), ("oracle230", "hyper31s1")]
+         ("hyper31s1", "hyper31s1 shuffled"), ("oracle230", "joint31"), ("oracle230", "hyper31"), ("oracle230", "hyper31s1"),
+         ("oracle230", "hyper31 shuffled"), ("oracle230", "hyper31s1 shuffled")]
 
 
 def main(data_dir):

@@ -7,7 +7,7 @@
 #   hyper31: the hypernetwork over mt_lora230 as a trainable floor (--floor --floor_trainable): the same
 #            shared LoRA plus a generated task residual; P116's recipe (--task_lr_mult 10, --def_dropout 0)
 #            with B116's batch (4 x 4), as in ../sni-vf116-2026-12-02;
-#   hyper31s1 (--seed 1) and hyper31p (--kind plain): hyper31 again, and with a plain-LoRA residual.
+#   hyper31s1: hyper31 with --seed 1 (another data order and initialisation).
 # Then each is decoded on its 31 seen tasks and the 32 unseen ones at 10 instances a task (the oracle's
 # instances); compare.py makes the table. RUNS must hold mt_lora230 (../sni-oracle-2026-12-07/run.sh
 # lane1 trains it). Every step resumes or skips what is done.
@@ -28,16 +28,14 @@ hyper() {  # hyper NAME [extra flags]
 }
 hyper31() { hyper hyper31; }
 hyper31s1() { hyper hyper31s1 --seed 1; }        # the same, another seed (data order and initialisation)
-hyper31p() { hyper hyper31p --kind plain; }      # the generated residual a plain LoRA, not lightweight
-# Two lanes: joint31 then hyper31s1, hyper31 then hyper31p (~2 h 20 min on the AMD EPYC 2-core VM).
-# On 2026-12-07 the second arm of each lane was started by hand on the thread its first arm freed, with
-# the same commands.
-case ${1:-all} in  # one arm alone: run.sh joint31 | hyper31 | hyper31s1 | hyper31p
-  joint31|hyper31|hyper31s1|hyper31p) $1 ;;
+# Two lanes: joint31 then hyper31s1, and hyper31 (~2 h on the AMD EPYC 2-core VM). On 2026-12-07
+# hyper31s1 was started by hand on the thread joint31 freed, with the same commands.
+case ${1:-all} in  # one arm alone: run.sh joint31 | hyper31 | hyper31s1
+  joint31|hyper31|hyper31s1) $1 ;;
   all) { joint31 > $RUNS/joint31.log 2>&1; hyper31s1 > $RUNS/hyper31s1.log 2>&1; } &
-       { hyper31 > $RUNS/hyper31.log 2>&1; hyper31p > $RUNS/hyper31p.log 2>&1; } &
+       hyper31 > $RUNS/hyper31.log 2>&1 &
        wait
-       for r in joint31 hyper31 hyper31s1 hyper31p; do
+       for r in joint31 hyper31 hyper31s1; do
          mkdir -p results/sni-joint-2026-12-07/$r/logs
          cp $RUNS/$r/eval/sni-155/{table.md,per_task.md,predictions-*.jsonl} results/sni-joint-2026-12-07/$r/
          cp $RUNS/$r.log $RUNS/$r/metrics.jsonl results/sni-joint-2026-12-07/$r/logs/
