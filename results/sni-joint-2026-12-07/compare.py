@@ -1,8 +1,8 @@
 """Task-specific weights, or only more data? On the 31 seen tasks past the label prior, with the
-oracles' data budget: per-task LoRAs (oracle230), one LoRA for the 31 (joint31) and the hypernetwork
-with that LoRA as its trainable floor (hyper31, and its shuffled-instruction control), all started
-from mt_lora230; the definition in the prompt, 10 held-out instances a task, paired 95 % bootstrap
-(`*`: the interval excludes 0).
+oracles' data budget, all started from mt_lora230: per-task LoRAs (oracle230), one LoRA for the 31
+(joint31) and the hypernetwork over mt_lora230 as a trainable floor (hyper31 and hyper31s1, two
+seeds, each with its shuffled-instruction control); the definition in the prompt, 10 held-out
+instances a task, paired 95 % bootstrap (`*`: the interval excludes 0).
 
     python results/sni-joint-2026-12-07/compare.py [DATA_DIR]     # ../shared/data/sni by default
 """
@@ -38,7 +38,7 @@ def main(data_dir):
     t31 = {r["task"] for r in systems["joint31"] if r["split"] == "seen"}
     unseen = {r["task"] for r in systems["joint31"] if r["split"] == "unseen"}
     keep = {k: [r for r in rs if r["task"] in t31 | unseen] for k, rs in systems.items()}
-    names, ref = list(systems), keep["mt_lora230"]
+    names = list(systems)
     has = {k: {r["task"] for r in rs} for k, rs in keep.items()}
     print("ROUGE-L, mean over the tasks (n/a: a system without them); then paired differences (95 % interval)\n")
     print(by_answer.header(["tasks", "n"], names, "mt_lora230"))

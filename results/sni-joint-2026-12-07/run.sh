@@ -1,8 +1,8 @@
 #!/bin/bash
 # results/sni-joint-2026-12-07: is the per-task oracle's gain (../sni-oracle-2026-12-07: +9.6 * on the 31
 # seen tasks past the label prior) task-specific weights, or only the 80 extra instances each task saw?
-# Both arms start from mt_lora230 and see the oracles' data budget (31 tasks x 80 instances: 155 steps of
-# 4 tasks x 4 examples, lr 1e-3, the definition in the prompt), on one thread each, side by side:
+# Every arm starts from mt_lora230 and sees the oracles' data budget (31 tasks x 80 instances: 155 steps of
+# 4 tasks x 4 examples, lr 1e-3, the definition in the prompt), on one thread each:
 #   joint31: one LoRA for the 31 tasks (--mode mt_lora --init_from mt_lora230), the shared-LoRA control;
 #   hyper31: the hypernetwork over mt_lora230 as a trainable floor (--floor --floor_trainable): the same
 #            shared LoRA plus a generated task residual; P116's recipe (--task_lr_mult 10, --def_dropout 0)
