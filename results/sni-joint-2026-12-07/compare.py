@@ -22,13 +22,15 @@ SYSTEMS = {  # the first is the reference
     "mt_lora230": oracle.SYSTEMS["mt_lora230"],
     "oracle230": oracle.SYSTEMS["oracle230"],
     "joint31": HERE / "joint31/predictions-mt_lora.jsonl",
+    "joint31s1": HERE / "joint31s1/predictions-mt_lora.jsonl",  # the same with --seed 1
     "hyper31": HERE / "hyper31/predictions-hypernet.jsonl",
     "hyper31 shuffled": HERE / "hyper31/predictions-hypernet_shuffled.jsonl",
     "hyper31s1": HERE / "hyper31s1/predictions-hypernet.jsonl",  # the same with --seed 1
     "hyper31s1 shuffled": HERE / "hyper31s1/predictions-hypernet_shuffled.jsonl",
 }
-PAIRS = [("hyper31", "joint31"), ("hyper31s1", "joint31"), ("hyper31", "hyper31 shuffled"),
-         ("hyper31s1", "hyper31s1 shuffled"), ("oracle230", "joint31"), ("oracle230", "hyper31"), ("oracle230", "hyper31s1"),
+PAIRS = [("hyper31", "joint31"), ("hyper31s1", "joint31s1"), ("hyper31s1", "joint31"), ("joint31s1", "joint31"),
+         ("hyper31", "hyper31 shuffled"), ("hyper31s1", "hyper31s1 shuffled"),
+         ("oracle230", "joint31"), ("oracle230", "joint31s1"), ("oracle230", "hyper31"), ("oracle230", "hyper31s1"),
          ("oracle230", "hyper31 shuffled"), ("oracle230", "hyper31s1 shuffled")]
 
 

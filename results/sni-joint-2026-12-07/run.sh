@@ -7,7 +7,7 @@
 #   hyper31: the hypernetwork over mt_lora230 as a trainable floor (--floor --floor_trainable): the same
 #            shared LoRA plus a generated task residual; P116's recipe (--task_lr_mult 10, --def_dropout 0)
 #            with B116's batch (4 x 4), as in ../sni-vf116-2026-12-02;
-#   hyper31s1: hyper31 with --seed 1 (another data order and initialisation).
+#   joint31s1, hyper31s1: joint31 and hyper31 with --seed 1 (another data order and initialisation).
 # Then each is decoded on its 31 seen tasks and the 32 unseen ones at 10 instances a task (the oracle's
 # instances); compare.py makes the table. RUNS must hold mt_lora230 (../sni-oracle-2026-12-07/run.sh
 # lane1 trains it). Every step resumes or skips what is done.
@@ -22,20 +22,25 @@ joint31() {
   $ST --mode mt_lora --init_from $RUNS/mt_lora230 --out_dir $RUNS/joint31
   python eval.py --ckpt $RUNS/joint31 --max_per_task 10 --systems mt_lora
 }
+joint31s1() {  # the same, another seed (data order and initialisation)
+  $ST --mode mt_lora --init_from $RUNS/mt_lora230 --seed 1 --out_dir $RUNS/joint31s1
+  python eval.py --ckpt $RUNS/joint31s1 --max_per_task 10 --systems mt_lora
+}
 hyper() {  # hyper NAME [extra flags]
   $ST --mode hypernet --floor $RUNS/mt_lora230 --floor_trainable --task_lr_mult 10 --def_dropout 0 --out_dir $RUNS/$1 "${@:2}"
   python eval.py --ckpt $RUNS/$1 --max_per_task 10 --systems hypernet,hypernet_shuffled
 }
 hyper31() { hyper hyper31; }
 hyper31s1() { hyper hyper31s1 --seed 1; }        # the same, another seed (data order and initialisation)
-# Two lanes: joint31 then hyper31s1, and hyper31 (~2 h on the AMD EPYC 2-core VM). On 2026-12-07
-# hyper31s1 was started by hand on the thread joint31 freed, with the same commands.
-case ${1:-all} in  # one arm alone: run.sh joint31 | hyper31 | hyper31s1
-  joint31|hyper31|hyper31s1) $1 ;;
+# Two lanes: joint31 then hyper31s1, hyper31 then joint31s1 (~2 h 10 min on the AMD EPYC 2-core VM). On
+# 2026-12-07 hyper31s1 was started by hand on the thread joint31 freed, and joint31s1 last, alone on two
+# threads (OMP_NUM_THREADS=2), with the same commands otherwise.
+case ${1:-all} in  # one arm alone: run.sh joint31 | hyper31 | hyper31s1 | joint31s1
+  joint31|hyper31|hyper31s1|joint31s1) $1 ;;
   all) { joint31 > $RUNS/joint31.log 2>&1; hyper31s1 > $RUNS/hyper31s1.log 2>&1; } &
-       hyper31 > $RUNS/hyper31.log 2>&1 &
+       { hyper31 > $RUNS/hyper31.log 2>&1; joint31s1 > $RUNS/joint31s1.log 2>&1; } &
        wait
-       for r in joint31 hyper31 hyper31s1; do
+       for r in joint31 hyper31 hyper31s1 joint31s1; do
          mkdir -p results/sni-joint-2026-12-07/$r/logs
          cp $RUNS/$r/eval/sni-155/{table.md,per_task.md,predictions-*.jsonl} results/sni-joint-2026-12-07/$r/
          cp $RUNS/$r.log $RUNS/$r/metrics.jsonl results/sni-joint-2026-12-07/$r/logs/
