@@ -272,11 +272,15 @@ def save_checkpoint(out_dir: Path, step: int, trainee, optimizer, config: dict, 
         shutil.rmtree(old)
 
 
+def load_lora_state(model, state):
+    """A flat LoRA state (a lora run's trainable.safetensors) into the model's injected LoRA of the same shape."""
+    lora.load_lora_state_dict(model, {"config": lora.lora_config(model), "state": state})
+
+
 def load_checkpoint(ckpt: Path, trainee, optimizer):
     state = load_file(ckpt / "trainable.safetensors")
     if isinstance(trainee, LoRATrainee):
-        model = trainee.model_ref[0]
-        lora.load_lora_state_dict(model, {"config": lora.lora_config(model), "state": state})
+        load_lora_state(trainee.model_ref[0], state)
     else:
         trainee.load_state_dict(state)
     optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", map_location="cpu", weights_only=True))
@@ -820,7 +824,7 @@ def main(argv=None):
     elif args.mode == "mt_lora":
         lora.inject(model, "plain", targets, args.rank, alpha=args.alpha, seed=args.seed, n_tasks=1)
         if init:
-            lora.load_lora_state_dict(model, {"config": lora.lora_config(model), "state": init["state"]})
+            load_lora_state(model, init["state"])
         train(args, model, tokenizer, tasks, LoRATrainee(model), None, out_dir, env, config)
         if master and args.samples:
             show_samples(model, tokenizer, tasks, None, None, args, "seen tasks, held-out instances:", out_dir)
@@ -831,7 +835,7 @@ def main(argv=None):
             for _, m in lora.lora_modules(model):
                 m.init_bank(1)  # a fresh adapter and (in train) a fresh optimizer per task
             if init:
-                lora.load_lora_state_dict(model, {"config": lora.lora_config(model), "state": init["state"]})
+                load_lora_state(model, init["state"])
             train(args, model, tokenizer, [task], LoRATrainee(model), None, out_dir / "lora" / task.name, env,
                   {**config, "tasks": [task.name]})
     if ddp:

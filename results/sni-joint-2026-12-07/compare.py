@@ -40,12 +40,13 @@ def main(data_dir):
     t31 = {r["task"] for r in systems["joint31"] if r["split"] == "seen"}
     unseen = {r["task"] for r in systems["joint31"] if r["split"] == "unseen"}
     keep = {k: [r for r in rs if r["task"] in t31 | unseen] for k, rs in systems.items()}
+    by_split = {split: {k: [r for r in rs if r["split"] == split] for k, rs in keep.items()} for split in ("seen", "unseen")}
     names = list(systems)
     has = {k: {r["task"] for r in rs} for k, rs in keep.items()}
     print("ROUGE-L, mean over the tasks (n/a: a system without them); then paired differences (95 % interval)\n")
     print(by_answer.header(["tasks", "n"], names, "mt_lora230"))
     for split, ts in (("seen", t31), ("unseen", unseen)):
-        part = {k: [r for r in rs if r["split"] == split] for k, rs in keep.items()}
+        part = by_split[split]
         ok = [n for n in names if ts <= has[n]]
         cells = [f"{by_answer.task_mean(part[n]):.1f}" if n in ok else "n/a" for n in names]
         diffs = [by_answer.paired_cell(part[n], part["mt_lora230"], split) if n in ok else "n/a" for n in names[1:]]
@@ -53,8 +54,8 @@ def main(data_dir):
         print(f"| {label} | {len(ts)} | " + " | ".join(cells + diffs) + " |")
     print()
     for a, b in (pair for pair in PAIRS if set(pair) <= set(systems)):
-        for split in ("seen", "unseen"):
-            pa, pb = ([r for r in keep[n] if r["split"] == split] for n in (a, b))
+        for split, part in by_split.items():
+            pa, pb = part[a], part[b]
             if pa and pb:
                 print(f"{a} - {b}, {split}: {by_answer.paired_cell(pa, pb, split)}")
 
