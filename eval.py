@@ -573,6 +573,9 @@ def try_adapter(args):
     run = open_run(args.ckpt, args.step)
     if run["mode"] != "hypernet":
         raise ValueError(f"{args.ckpt}: --task needs a --mode hypernet run (this one is {run['mode']})")
+    if run["config"].get("task_code", "text") != "text":
+        raise ValueError(f"{args.ckpt}: --task needs a hypernetwork that reads text (this one: --task_code "
+                         f"{run['config']['task_code']}, a diagnostic)")
     ckpt_dir, _, max_len, tokenizer, model = load_base(args, run["config"])
     hn, inject = load_hypernet(run, model, ckpt_dir, args.device)
     task = data.Task(name="your task", definition=args.task.strip(), positive_examples=[], train=[], heldout=[])
@@ -736,7 +739,7 @@ def evaluate(args):
     if hypernet is not None:
         hn, inject = hypernet
         texts = [data.task_text(t, cfg.get("task_examples", 0)) for t in tasks]
-        W = hn(hn.encode_tasks(model, tokenizer, texts))  # (n_tasks, M, P)
+        W = hn(hn.task_codes(model, tokenizer, texts, [t.name for t in tasks]))  # (n_tasks, M, P)
         rows = {t.name: i for i, t in enumerate(tasks)}
         perm = derangement(len(tasks)) if len(tasks) > 1 else [0]
         plain = {**inject, "kind": "plain", "a": None, "b": None}
@@ -752,10 +755,10 @@ def evaluate(args):
             if len(idx) > 1:
                 results["diversity"][f"hypernet/{part}"] = adapter_diagnostics(hn.adapters(W[list(idx)]))
         times = []
-        for text in texts[:5]:  # a task's adapter from text nobody encoded yet: encoder pass + hypernetwork
+        for text, task in zip(texts[:5], tasks):  # a task's adapter from text nobody encoded yet: encoder pass + hypernetwork
             hn._cache.pop(text, None)
             t0 = time.perf_counter()
-            hn.adapters(hn(hn.encode_tasks(model, tokenizer, [text])))
+            hn.adapters(hn(hn.task_codes(model, tokenizer, [text], [task.name])))
             torch.cuda.synchronize() if args.device.startswith("cuda") else None
             times.append(time.perf_counter() - t0)
         results["speed"]["adapter_ms"] = 1e3 * float(np.median(times))

@@ -8,6 +8,11 @@ The hypernetwork: task text -> lightweight LoRA adapters for every target module
     adapter = S + W_K                                        S: learned task-independent adapter
     (+ floor)                                                optional frozen multi-task LoRA underneath
 
+Two diagnostics replace the task text (task_code): "id", a learned code per training task fed to the
+same decoder (is the text the bottleneck?), and "table", a learned W per training task with no decoder
+at all (per-task lightweight LoRAs trained jointly: what the output shape can carry). Their codes are
+task indices; a task not trained on (index -1) gets the mean over the trained ones.
+
 W_m is the flat (A_train, B_train) of module m: r*a + b*r numbers, the same for every module,
 so one head serves them all. With plain-LoRA output (ablation) a = max in, b = max out, and
 each module type crops its part (the padding is masked to zero).
@@ -74,6 +79,8 @@ class HyperNetConfig:
     shared: bool = True                 # learned task-independent adapter S
     max_task_tokens: int = 512          # task text is truncated to this many tokens
     pooling: str = "mean"               # task code: "mean" of the text's final states, or the "last" one
+    task_code: str = "text"             # "text": encoded definition; diagnostics "id", "table" (module doc)
+    code_tasks: tuple = ()              # "id", "table": the training tasks' names, in code index order
     # multi-task floor: a frozen, trained plain LoRA (an mt_lora run) under every generated adapter,
     # which then only has to learn the task-dependent residual (0: none)
     floor_rank: int = 0
@@ -81,9 +88,13 @@ class HyperNetConfig:
     floor_trainable: bool = False       # the floor keeps training with H (parameters), as the mt_lora would
 
     def __post_init__(self):
-        self.targets = tuple(self.targets)
+        self.targets, self.code_tasks = tuple(self.targets), tuple(self.code_tasks)
         if self.pooling not in ("mean", "last"):
             raise ValueError(f"pooling {self.pooling!r}: expected 'mean' or 'last'")
+        if self.task_code not in ("text", "id", "table"):
+            raise ValueError(f"task_code {self.task_code!r}: expected 'text', 'id' or 'table'")
+        if (self.task_code == "text") == bool(self.code_tasks):
+            raise ValueError(f"task_code {self.task_code!r}: code_tasks must be given for 'id' and 'table' only")
 
 
 class HyperNetwork(nn.Module):
@@ -112,16 +123,24 @@ class HyperNetwork(nn.Module):
         self.register_buffer("task_mean", torch.zeros(args.dim))
         self.register_buffer("task_scale", torch.ones(()))
 
-        self.task_proj = nn.Linear(args.dim, d)                    # P
-        if cfg.module_emb:
-            self.layer_emb = nn.Embedding(args.n_layers, d)        # E_layer
-            self.type_emb = nn.Embedding(len(lora.TARGETS), d)     # E_type
-        self.weight_proj = nn.Linear(self.P, d)                    # Q
-        self.decoder = nn.ModuleList(
-            nn.TransformerEncoderLayer(d, cfg.n_heads, cfg.ffn_mult * d, dropout=0.0, activation="gelu",
-                                       batch_first=True, norm_first=True) for _ in range(cfg.n_layers))
-        self.norm = nn.LayerNorm(d)
-        self.head = nn.Linear(d, self.P)
+        n = len(cfg.code_tasks)
+        if cfg.task_code == "table":  # W of each task itself, LoRA's init (A random, B = 0); no decoder
+            self.code_table = nn.Parameter(torch.zeros(n, M, self.P))
+            self.code_table.data[..., : self.n_a].uniform_(-1 / math.sqrt(self.a), 1 / math.sqrt(self.a))
+        else:
+            self.task_proj = nn.Linear(args.dim, d)                    # P
+            if cfg.module_emb:
+                self.layer_emb = nn.Embedding(args.n_layers, d)        # E_layer
+                self.type_emb = nn.Embedding(len(lora.TARGETS), d)     # E_type
+            self.weight_proj = nn.Linear(self.P, d)                    # Q
+            self.decoder = nn.ModuleList(
+                nn.TransformerEncoderLayer(d, cfg.n_heads, cfg.ffn_mult * d, dropout=0.0, activation="gelu",
+                                           batch_first=True, norm_first=True) for _ in range(cfg.n_layers))
+            self.norm = nn.LayerNorm(d)
+            self.head = nn.Linear(d, self.P)
+            self.reset_head()
+            if cfg.task_code == "id":  # N(0, 1): the scale of a normalised text code (drawn last: the
+                self.code_table = nn.Parameter(torch.randn(n, args.dim))  # decoder starts as "text"'s)
         self.shared = nn.Parameter(torch.zeros(M, self.P)) if cfg.shared else None  # S
         if cfg.floor_rank:  # saved with the hypernetwork (its checkpoint stands alone): frozen buffers,
             self.floor = nn.Module()  # or parameters that go on training as the mt_lora would
@@ -132,7 +151,6 @@ class HyperNetwork(nn.Module):
                 add(f"A_{m}", torch.zeros(cfg.floor_rank, i))  # (r0, in)
                 add(f"B_{m}", torch.zeros(o, cfg.floor_rank))  # (out, r0)
         self.order = order
-        self.reset_head()
         self._cache = {}  # task text -> pooled code (N.B. not state: depends on the base model only)
 
     def reset_head(self):
@@ -216,9 +234,33 @@ class HyperNetwork(nn.Module):
         """Raw pooled codes (N, dim) -> e, centred and scaled by the training tasks' statistics."""
         return (codes.float() - self.task_mean) / self.task_scale
 
+    def task_codes(self, model, tokenizer, texts, names):
+        """What forward() takes for these tasks: pooled text codes (N, dim) (encode_tasks), or for task_code
+        "id" / "table" each task's index in cfg.code_tasks, -1 for a task not trained on (N,) long."""
+        if self.cfg.task_code == "text":
+            return self.encode_tasks(model, tokenizer, texts)
+        index = {t: i for i, t in enumerate(self.cfg.code_tasks)}
+        return torch.tensor([index.get(t, -1) for t in names], device=self.code_table.device)
+
+    def task_parameters(self):
+        """The parameters through which the task enters (train.py logs their gradient norm)."""
+        if self.cfg.task_code == "table":
+            return [self.code_table]
+        return list(self.task_proj.parameters()) + ([self.code_table] if self.cfg.task_code == "id" else [])
+
+    def shared_parameters(self):
+        """The task-independent parameters: S and the head bias (the adapter every task starts from)."""
+        bias = self.head.bias if self.cfg.task_code != "table" else None  # "table" has no head
+        return [p for p in (self.shared, bias) if p is not None]
+
     def forward(self, codes, iterations=None):
-        """codes (N, dim) raw pooled task codes -> W (N, M, P): flat (A_train, B_train) per module."""
-        e = self.normalise(codes)
+        """codes (N, dim) raw pooled task codes, or (N,) task indices (task_code "id", "table") ->
+        W (N, M, P): flat (A_train, B_train) per module."""
+        if self.cfg.task_code != "text":  # index -1 (a task not trained on): the mean row
+            rows = torch.cat([self.code_table, self.code_table.mean(0, keepdim=True)])[codes]
+            if self.cfg.task_code == "table":
+                return rows * self.mask + (self.shared * self.mask if self.shared is not None else 0)
+        e = self.normalise(codes) if self.cfg.task_code == "text" else rows
         ctx = self.task_proj(e)[:, None, :]                               # (N, 1, d)
         W = torch.zeros(codes.shape[0], len(self.crop), self.P, device=codes.device)
         for _ in range(iterations or self.cfg.iterations):
@@ -235,6 +277,8 @@ class HyperNetwork(nn.Module):
         a pure function of seed (train.py: of run seed and step), hence equal across --resume and ranks."""
         if not dropout and not noise:
             return codes
+        if self.cfg.task_code != "text":
+            raise ValueError(f"code dropout / noise act on text codes, not on task_code {self.cfg.task_code!r}")
         g = torch.Generator().manual_seed(seed)
         e = self.normalise(codes)
         if dropout:
@@ -377,6 +421,8 @@ def export_from_text(hn, model, tokenizer, text, out_dir, args, base_model_name_
                      merged_out=None, ckpt_dir=None):
     """Free-text task description -> PEFT LoRA directory out_dir (model injected via hn.inject), and/or
     merged_out: the base checkpoint ckpt_dir with that adapter merged into its weights (Meta layout)."""
+    if hn.cfg.task_code != "text":
+        raise ValueError(f"this hypernetwork reads no text (task_code {hn.cfg.task_code!r}, a diagnostic)")
     W = hn(hn.encode_tasks(model, tokenizer, [text]))
     lora.set_weights(model, hn.adapters(W))
     try:

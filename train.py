@@ -107,6 +107,9 @@ def get_parser():
     g.add_argument("--no_module_emb", action="store_true", help="ablation: no layer/type embeddings")
     g.add_argument("--pooling", choices=("mean", "last"), default="mean",
                    help="task code: mean of the task text's final hidden states, or the last token's")
+    g.add_argument("--task_code", choices=("text", "id", "table"), default="text",
+                   help="diagnostics: 'id' learns a code per training task instead of reading its text, 'table' "
+                        "learns each task's adapter itself (no decoder); unseen tasks get the mean (hypernet.py)")
     g.add_argument("--task_examples", type=int, default=0, help="positive examples added to the hypernetwork's task text")
     g.add_argument("--floor", default=None, help="a --mode mt_lora run (or step) dir: its LoRA becomes the frozen floor "
                    "under every generated adapter, which then learns only the task-dependent residual")
@@ -153,7 +156,7 @@ RESULT_FLAGS = ("ckpt_dir", "data_dir", "split", "mode", "tasks", "english_only"
                 "seed", "data_seed", "tasks_per_step", "examples_per_task", "grad_accum", "n_shot", "max_len",
                 "lr", "min_lr_ratio", "warmup_steps", "weight_decay", "loss_weight", "grad_clip", "kind", "targets", "rank",
                 "lora_a", "lora_b", "alpha", "d_h", "hn_layers", "iterations", "no_module_emb", "pooling", "task_examples",
-                "val_per_task", "floor", "floor_trainable", "init_from", "def_dropout", "task_lr_mult",
+                "task_code", "val_per_task", "floor", "floor_trainable", "init_from", "def_dropout", "task_lr_mult",
                 "code_dropout", "code_noise")
 # May differ on --resume: cadence, output, hardware; micro-batching (micro_batch_size, micro_batch_tokens,
 # pack) and activation_checkpointing change only float rounding; max_steps extends a run (the lr
@@ -191,6 +194,11 @@ def check_args(args):
         problems.append("--eval_every needs held-out instances: --n_heldout 0 leaves none (or set --eval_every 0)")
     if args.mode != "hypernet" and (args.code_dropout or args.code_noise):
         problems.append(f"--code_dropout / --code_noise act on the hypernetwork's task code: --mode {args.mode} has none")
+    if args.task_code != "text" and args.mode != "hypernet":
+        problems.append(f"--task_code {args.task_code} is the hypernetwork's: --mode {args.mode} has none")
+    elif args.task_code != "text" and (args.code_dropout or args.code_noise or args.task_examples):
+        problems.append(f"--code_dropout / --code_noise / --task_examples act on the task's text: --task_code "
+                        f"{args.task_code} reads none")
     if args.floor_trainable and not args.floor:
         problems.append("--floor_trainable needs --floor <mt_lora run>")
     if args.init_from and args.mode == "hypernet":
@@ -518,7 +526,7 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
     params = [p for p in trainee.parameters() if p.requires_grad]
     groups = [{"params": params, "lr_mult": 1.0}]
     if hypernet and args.task_lr_mult != 1:  # S, the head bias and a trainable floor move as a LoRA does
-        shared = {id(p) for p in (trainee.shared, trainee.head.bias) if p is not None}
+        shared = {id(p) for p in trainee.shared_parameters()}
         shared |= {id(p) for p in trainee.floor.parameters()} if trainee.cfg.floor_rank else set()
         groups = [{"params": [p for p in params if id(p) in shared], "lr_mult": 1.0},
                   {"params": [p for p in params if id(p) not in shared], "lr_mult": args.task_lr_mult}]
@@ -598,8 +606,8 @@ def train(args, model, tokenizer, tasks, trainee, codes, out_dir: Path, env, con
         bad_steps = 0
         if hypernet:  # how fast each path learns: P (the task code's only way in) vs the task-independent S and bias
             norms = {k: torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in ps if p.grad is not None])).item()
-                     for k, ps in (("grad_task", trainee.task_proj.parameters()),
-                                   ("grad_shared", [p for p in (trainee.shared, trainee.head.bias) if p is not None]))}
+                     for k, ps in (("grad_task", trainee.task_parameters()),
+                                   ("grad_shared", trainee.shared_parameters()))}
         grad_norm = torch.nn.utils.clip_grad_norm_(params, args.grad_clip if args.grad_clip > 0 else float("inf"))
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -790,6 +798,7 @@ def main(argv=None):
     hn_cfg = HyperNetConfig(kind=args.kind, targets=targets, rank=args.rank, a=args.lora_a, b=args.lora_b,
                             alpha=args.alpha, seed=args.seed, d_h=args.d_h, n_layers=args.hn_layers,
                             iterations=args.iterations, module_emb=not args.no_module_emb, pooling=args.pooling,
+                            task_code=args.task_code, code_tasks=() if args.task_code == "text" else [t.name for t in tasks],
                             floor_rank=floor["rank"] if floor else 0, floor_alpha=floor["alpha"] if floor else 16.0,
                             floor_trainable=bool(floor) and args.floor_trainable)
     config = {**vars(args), "ckpt_dir": str(Path(args.ckpt_dir).resolve()), "world_size": world,
@@ -815,12 +824,16 @@ def main(argv=None):
         hn = hn.to(device)
         hn.inject(model)
         texts = [data.task_text(t, args.task_examples) for t in tasks]
-        codes = hn.fit_task_stats(model, tokenizer, texts)  # (n_tasks, dim), cached; stats are checkpointed
+        if args.task_code == "text":
+            codes = hn.fit_task_stats(model, tokenizer, texts)  # (n_tasks, dim), cached; stats are checkpointed
+        else:
+            codes = hn.task_codes(model, tokenizer, texts, [t.name for t in tasks])  # (n_tasks,) indices
         train(args, model, tokenizer, tasks, hn, codes, out_dir, env, config)
         if master and args.samples:
             unseen = taskset.unseen
-            show_samples(model, tokenizer, unseen, hn, hn.encode_tasks(model, tokenizer, [data.task_text(t, args.task_examples) for t in unseen]),
-                         args, "unseen tasks (no training on them):", out_dir)
+            codes = hn.task_codes(model, tokenizer, [data.task_text(t, args.task_examples) for t in unseen],
+                                  [t.name for t in unseen])
+            show_samples(model, tokenizer, unseen, hn, codes, args, "unseen tasks (no training on them):", out_dir)
     elif args.mode == "mt_lora":
         lora.inject(model, "plain", targets, args.rank, alpha=args.alpha, seed=args.seed, n_tasks=1)
         if init:

@@ -351,3 +351,20 @@ def test_floor_hypernet_evaluates_as_its_mt_lora(runs, capsys):
             assert all(r["prompt_tokens"] < p["prompt_tokens"] for r, p in zip(hn, prev))  # no definition
         prev = hn
     capsys.readouterr()
+
+
+def test_task_code_table_evaluates_seen_and_unseen_tasks(runs, capsys):
+    """A --task_code table run (codes are task indices) goes through the same evaluation: with its
+    adapters still B = 0 every task, seen or unseen (the mean row), answers exactly as the floor's
+    mt_lora; --task, which needs a hypernetwork that reads text, is refused in one line."""
+    train.main(["--ckpt_dir", str(runs / "tiny"), "--out_dir", str(runs / "table"), "--floor", str(runs / "mt"),
+                "--task_code", "table", *TINY, *TINY_TRAIN, "--lr", "1e-12"])
+    ev.main(["--ckpt", str(runs / "table"), "--mt_lora_ckpt", str(runs / "mt"), "--systems", "hypernet,mt_lora",
+             "--max_per_task", "2", "--max_len", "240", "--max_new_tokens", "16"])
+    out = runs / "table" / "eval" / "builtin-2"
+    hn, mt = ([json.loads(l) for l in (out / f"predictions-{s}.jsonl").read_text().splitlines()] for s in ("hypernet", "mt_lora"))
+    assert {r["split"] for r in hn} == {"seen", "unseen"}
+    assert [(r["id"], r["prediction"]) for r in hn] == [(r["id"], r["prediction"]) for r in mt]
+    capsys.readouterr()
+    code, err = run_eval_cli("--ckpt", str(runs / "table"), "--task", "Do it.", "--input", "x")
+    assert code != 0 and err.count("\n") == 0 and "needs a hypernetwork that reads text" in err, err

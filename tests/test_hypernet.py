@@ -520,3 +520,35 @@ def test_base_model_id_by_shape_or_hub_id_file(tmp_path):
     assert lora.base_model_id(tmp_path, ModelArgs(**{**LLAMA3_8B, "n_layers": 2})) is None
     (tmp_path / "hub_id").write_text("meta-llama/Meta-Llama-3-8B-Instruct\n")
     assert lora.base_model_id(tmp_path, ModelArgs(**LLAMA3_8B)) == "meta-llama/Meta-Llama-3-8B-Instruct"
+
+
+def test_task_code_id_and_table_index_their_training_tasks():
+    """The two diagnostics (task_code "id", "table") take task indices: a trained task's row, and for
+    a task not trained on (-1) the mean row. "id" starts with exactly "text"'s decoder (same seed), so
+    the two differ only in the code; "table" starts as a fresh LoRA (B = 0: the adapter is a no-op)."""
+    model = random_model(0)
+    names = ("t0", "t1", "t2")
+    hn = {}
+    for code in ("text", "id", "table"):
+        torch.manual_seed(0)
+        hn[code] = HyperNetwork(HyperNetConfig(**SMALL, task_code=code, code_tasks=names * (code != "text")), model.args)
+    text = hn["text"].state_dict()
+    assert all(torch.equal(v, hn["id"].state_dict()[k]) for k, v in text.items())
+    assert hn["id"].code_table.shape == (3, model.args.dim)
+    for code in ("id", "table"):
+        h = hn[code]
+        idx = h.task_codes(model, ByteTokenizer(), ["?"] * 4, ["t2", "new task", "t0", "t1"])
+        assert idx.tolist() == [2, -1, 0, 1]
+        W = h(idx)
+        torch.testing.assert_close(W[0], h(torch.tensor([2]))[0], rtol=0, atol=0)
+        if code == "table":
+            assert torch.equal(W[2], h.code_table[0] * h.mask) and W[..., h.n_a:].abs().max() == 0
+            torch.testing.assert_close(W[1], h.code_table.mean(0) * h.mask)
+        else:  # the mean code goes through the decoder
+            with torch.no_grad():
+                h.code_table.data = torch.cat([h.code_table.data, h.code_table.data.mean(0, keepdim=True)])
+            torch.testing.assert_close(W[1], h(torch.tensor([3]))[0])
+    with pytest.raises(ValueError, match="code_tasks must be given for 'id' and 'table' only"):
+        HyperNetConfig(task_code="id")
+    with pytest.raises(ValueError, match="reads no text"):
+        export_from_text(hn["id"], model, ByteTokenizer(), "Repeat the word.", None, model.args)

@@ -1,8 +1,10 @@
 """Task-specific weights, or only more data? On the 31 seen tasks past the label prior, with the
 oracles' data budget, all started from mt_lora230: per-task LoRAs (oracle230), one LoRA for the 31
 (joint31) and the hypernetwork over mt_lora230 as a trainable floor (hyper31 and hyper31s1, two
-seeds, each with its shuffled-instruction control); the definition in the prompt, 10 held-out
-instances a task, paired 95 % bootstrap (`*`: the interval excludes 0).
+seeds, each with its shuffled-instruction control); then what fails in hyper31: a learned code per
+task instead of the definition (hyper31id), no decoder, each task's adapter learned directly
+(bank31), and the task-path lr that keeps the decoder's gradient live (hyper31m3). The definition in
+the prompt, 10 held-out instances a task, paired 95 % bootstrap (`*`: the interval excludes 0).
 
     python results/sni-joint-2026-12-07/compare.py [DATA_DIR]     # ../shared/data/sni by default
 """
@@ -27,11 +29,16 @@ SYSTEMS = {  # the first is the reference
     "hyper31 shuffled": HERE / "hyper31/predictions-hypernet_shuffled.jsonl",
     "hyper31s1": HERE / "hyper31s1/predictions-hypernet.jsonl",  # the same with --seed 1
     "hyper31s1 shuffled": HERE / "hyper31s1/predictions-hypernet_shuffled.jsonl",
+    **{f"{arm}{s}": HERE / f"{arm}/predictions-hypernet{s.replace(' ', '_')}.jsonl"  # shuffled: codes or rows permuted
+       for arm in ("hyper31id", "bank31", "hyper31m3") for s in ("", " shuffled")},
 }
 PAIRS = [("hyper31", "joint31"), ("hyper31s1", "joint31s1"), ("hyper31s1", "joint31"), ("joint31s1", "joint31"),
          ("hyper31", "hyper31 shuffled"), ("hyper31s1", "hyper31s1 shuffled"),
          ("oracle230", "joint31"), ("oracle230", "joint31s1"), ("oracle230", "hyper31"), ("oracle230", "hyper31s1"),
-         ("oracle230", "hyper31 shuffled"), ("oracle230", "hyper31s1 shuffled")]
+         ("oracle230", "hyper31 shuffled"), ("oracle230", "hyper31s1 shuffled"),
+         ("hyper31id", "hyper31"), ("hyper31id", "joint31"), ("hyper31id", "hyper31id shuffled"),
+         ("bank31", "joint31"), ("bank31", "hyper31"), ("bank31", "bank31 shuffled"), ("oracle230", "bank31"),
+         ("hyper31m3", "hyper31"), ("hyper31m3", "joint31"), ("hyper31m3", "hyper31m3 shuffled")]
 
 
 def main(data_dir):
@@ -43,15 +50,16 @@ def main(data_dir):
     by_split = {split: {k: [r for r in rs if r["split"] == split] for k, rs in keep.items()} for split in ("seen", "unseen")}
     names = list(systems)
     has = {k: {r["task"] for r in rs} for k, rs in keep.items()}
-    print("ROUGE-L, mean over the tasks (n/a: a system without them); then paired differences (95 % interval)\n")
-    print(by_answer.header(["tasks", "n"], names, "mt_lora230"))
-    for split, ts in (("seen", t31), ("unseen", unseen)):
-        part = by_split[split]
-        ok = [n for n in names if ts <= has[n]]
-        cells = [f"{by_answer.task_mean(part[n]):.1f}" if n in ok else "n/a" for n in names]
-        diffs = [by_answer.paired_cell(part[n], part["mt_lora230"], split) if n in ok else "n/a" for n in names[1:]]
-        label = "the 31 seen tasks past the label prior" if split == "seen" else "the unseen tasks"
-        print(f"| {label} | {len(ts)} | " + " | ".join(cells + diffs) + " |")
+    print("ROUGE-L, mean over the tasks: the 31 seen tasks past the label prior, and the 32 unseen tasks "
+          "(n/a: a system without them); each minus mt_lora230 with its paired 95 % interval\n")
+    print("| system | seen | unseen | seen - mt_lora230 | unseen - mt_lora230 |\n|---|---|---|---|---|")
+    for n in names:
+        cells, diffs = [], []
+        for split, ts in (("seen", t31), ("unseen", unseen)):
+            part, ok = by_split[split], ts <= has[n]
+            cells.append(f"{by_answer.task_mean(part[n]):.1f}" if ok else "n/a")
+            diffs.append(by_answer.paired_cell(part[n], part["mt_lora230"], split) if ok and n != "mt_lora230" else "")
+        print(f"| {n} | " + " | ".join(cells + diffs) + " |")
     print()
     for a, b in (pair for pair in PAIRS if set(pair) <= set(systems)):
         for split, part in by_split.items():
@@ -59,7 +67,28 @@ def main(data_dir):
             if pa and pb:
                 print(f"{a} - {b}, {split}: {by_answer.paired_cell(pa, pb, split)}")
 
-    print("\nPer seen task (ROUGE-L over its 10 instances):\n")
+    print("\nTraining logs (logs/metrics.jsonl): validation loss on the 31 tasks' held-out instances (4 a task) "
+          "at step 154, each task's own adapter and another's (shuffled); task_share at step 154; the task path's "
+          "gradient norm (grad_task: P, and the code table of hyper31id; the table of bank31), median over steps "
+          "100-154; and the mean training loss over steps 78-154 (the fit: the same draws for the arms of one seed, "
+          "about 80 % of them repeating an instance trained on before)\n")
+    print("| arm | val_loss | val_loss_shuffled | task_share | grad_task | training loss, steps 78-154 |\n"
+          "|---|---|---|---|---|---|")
+    for arm in ("joint31", "joint31s1", "hyper31", "hyper31s1", "hyper31id", "bank31", "bank31x10", "hyper31m3"):
+        path = HERE / arm / "logs/metrics.jsonl"
+        if path.is_file():
+            rows = [json.loads(line) for line in open(path)]
+            last = rows[-1]
+            g = [r["grad_task"] for r in rows if r["step"] >= 100 and "grad_task" in r]
+            online = [r["loss"] for r in rows if r["step"] >= 78]
+            fit = f"{statistics.mean(online):.4f}" if online else f"n/a (stopped at step {last['step']})"
+            cell = lambda k, f: f.format(last[k]) if k in last else "n/a"  # noqa: E731
+            print(f"| {arm} | {cell('val_loss', '{:.4f}')} | {cell('val_loss_shuffled', '{:.4f}')} | "
+                  f"{cell('task_share', '{:.2f}')} | {f'{statistics.median(g):.1e}' if g else 'n/a'} | "
+                  f"{fit} |")
+
+    print("\nPer seen task (ROUGE-L over its 10 instances; the shuffled controls in each arm's per_task.md):\n")
+    names = [n for n in names if not n.endswith("shuffled")]
     print("| task | kind | " + " | ".join(names) + " | hyper31 - joint31 |\n" + "|---" * (len(names) + 3) + "|")
     means = {}
     for n in names:

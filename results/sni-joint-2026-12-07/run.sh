@@ -8,6 +8,12 @@
 #            shared LoRA plus a generated task residual; P116's recipe (--task_lr_mult 10, --def_dropout 0)
 #            with B116's batch (4 x 4), as in ../sni-vf116-2026-12-02;
 #   joint31s1, hyper31s1: joint31 and hyper31 with --seed 1 (another data order and initialisation).
+# Which part of hyper31 fails (second session)? Each changes one thing:
+#   hyper31id: a learned code per task in place of its encoded definition (--task_code id; same decoder init);
+#   bank31: no decoder, each task's lightweight adapter learned directly (--task_code table), a bank of per-task
+#           lightweight LoRAs trained jointly; at lr x 3 each step moves the adapter's dW about as far as the
+#           oracles' lr moves a plain LoRA's (lr x 10, hyper31's, diverged: README);
+#   hyper31m3: hyper31 at --task_lr_mult 3, the task-path lr at which the decoder's gradient stays live.
 # Then each is decoded on its 31 seen tasks and the 32 unseen ones at 10 instances a task (the oracle's
 # instances); compare.py makes the table. RUNS must hold mt_lora230 (../sni-oracle-2026-12-07/run.sh
 # lane1 trains it). Every step resumes or skips what is done.
@@ -32,15 +38,21 @@ hyper() {  # hyper NAME [extra flags]
 }
 hyper31() { hyper hyper31; }
 hyper31s1() { hyper hyper31s1 --seed 1; }        # the same, another seed (data order and initialisation)
-# Two lanes: joint31 then hyper31s1, hyper31 then joint31s1 (~2 h 10 min on the AMD EPYC 2-core VM). On
-# 2026-12-07 hyper31s1 was started by hand on the thread joint31 freed, and joint31s1 last, alone on two
-# threads (OMP_NUM_THREADS=2), with the same commands otherwise.
-case ${1:-all} in  # one arm alone: run.sh joint31 | hyper31 | hyper31s1 | joint31s1
-  joint31|hyper31|hyper31s1|joint31s1) $1 ;;
-  all) { joint31 > $RUNS/joint31.log 2>&1; hyper31s1 > $RUNS/hyper31s1.log 2>&1; } &
-       { hyper31 > $RUNS/hyper31.log 2>&1; joint31s1 > $RUNS/joint31s1.log 2>&1; } &
+# 2026-12-07, second session: which part fails, the code or the decoder? (hypernet.py --task_code)
+hyper31id() { hyper hyper31id --task_code id; }  # a learned code per task instead of its encoded definition
+bank31() { hyper bank31 --task_code table --task_lr_mult 3; }  # each task's lightweight adapter itself, no decoder
+hyper31m3() { hyper hyper31m3 --task_lr_mult 3; }  # hyper31 at the task-path lr that escapes the trap (docs/DESIGN.md)
+# Two lanes: joint31, hyper31s1, hyper31id and hyper31m3; hyper31, joint31s1 and bank31 (~4 h 30 min on the
+# AMD EPYC 2-core VM). On 2026-12-07 hyper31s1 was started by hand on the thread joint31 freed, joint31s1
+# last, alone on two threads (OMP_NUM_THREADS=2), and in a second session hyper31id, bank31 and hyper31m3 as
+# three one-thread jobs at once on the two cores, with the same commands otherwise.
+ARMS="joint31 hyper31 hyper31s1 joint31s1 hyper31id bank31 hyper31m3"
+case ${1:-all} in  # one arm alone: run.sh joint31 | hyper31 | hyper31s1 | joint31s1 | hyper31id | bank31 | hyper31m3
+  joint31|hyper31|hyper31s1|joint31s1|hyper31id|bank31|hyper31m3) $1 ;;
+  all) { for r in joint31 hyper31s1 hyper31id hyper31m3; do $r > $RUNS/$r.log 2>&1; done; } &
+       { for r in hyper31 joint31s1 bank31; do $r > $RUNS/$r.log 2>&1; done; } &
        wait
-       for r in joint31 hyper31 hyper31s1 joint31s1; do
+       for r in $ARMS; do
          mkdir -p results/sni-joint-2026-12-07/$r/logs
          cp $RUNS/$r/eval/sni-155/{table.md,per_task.md,predictions-*.jsonl} results/sni-joint-2026-12-07/$r/
          cp $RUNS/$r.log $RUNS/$r/metrics.jsonl results/sni-joint-2026-12-07/$r/logs/
