@@ -127,6 +127,8 @@ class HyperNetwork(nn.Module):
         if cfg.task_code == "table":  # W of each task itself, LoRA's init (A random, B = 0); no decoder
             self.code_table = nn.Parameter(torch.zeros(n, M, self.P))
             self.code_table.data[..., : self.n_a].uniform_(-1 / math.sqrt(self.a), 1 / math.sqrt(self.a))
+            for m, (i, _) in enumerate(self.crop):  # plain: A's bound is 1 / sqrt(in) of its own module
+                self.code_table.data[:, m, : self.n_a] *= math.sqrt(self.a / i)
         else:
             self.task_proj = nn.Linear(args.dim, d)                    # P
             if cfg.module_emb:

@@ -548,6 +548,11 @@ def test_task_code_id_and_table_index_their_training_tasks():
             with torch.no_grad():
                 h.code_table.data = torch.cat([h.code_table.data, h.code_table.data.mean(0, keepdim=True)])
             torch.testing.assert_close(W[1], h(torch.tensor([3]))[0])
+    # plain output: each module's A starts as a fresh LoRA of that module, U(+-1 / sqrt(in))
+    plain = HyperNetwork(HyperNetConfig(**{**SMALL, "kind": "plain"}, task_code="table", code_tasks=names), model.args)
+    for m, (A, B) in enumerate(plain.adapters(plain(torch.tensor([0, 1, 2])))):
+        bound = 1 / A.shape[-1] ** 0.5
+        assert bound * 0.9 < A.abs().max() <= bound and B.abs().max() == 0, m
     with pytest.raises(ValueError, match="code_tasks must be given for 'id' and 'table' only"):
         HyperNetConfig(task_code="id")
     with pytest.raises(ValueError, match="reads no text"):

@@ -14,6 +14,8 @@
 #           lightweight LoRAs trained jointly; at lr x 3 each step moves the adapter's dW about as far as the
 #           oracles' lr moves a plain LoRA's (lr x 10, hyper31's, diverged: README);
 #   hyper31m3: hyper31 at --task_lr_mult 3, the task-path lr at which the decoder's gradient stays live.
+#   bank31p: bank31 with plain rank-8 LoRAs (--kind plain) at the oracles' lr (x 1): the oracles' shape and lr,
+#            trained jointly (begun on two threads at the end of that session, to be resumed).
 # Then each is decoded on its 31 seen tasks and the 32 unseen ones at 10 instances a task (the oracle's
 # instances); compare.py makes the table. RUNS must hold mt_lora230 (../sni-oracle-2026-12-07/run.sh
 # lane1 trains it). Every step resumes or skips what is done.
@@ -42,15 +44,16 @@ hyper31s1() { hyper hyper31s1 --seed 1; }        # the same, another seed (data 
 hyper31id() { hyper hyper31id --task_code id; }  # a learned code per task instead of its encoded definition
 bank31() { hyper bank31 --task_code table --task_lr_mult 3; }  # each task's lightweight adapter itself, no decoder
 hyper31m3() { hyper hyper31m3 --task_lr_mult 3; }  # hyper31 at the task-path lr that escapes the trap (docs/DESIGN.md)
+bank31p() { hyper bank31p --task_code table --kind plain --task_lr_mult 1; }  # plain per-task LoRAs at the oracles' lr
 # Two lanes: joint31, hyper31s1, hyper31id and hyper31m3; hyper31, joint31s1 and bank31 (~4 h 30 min on the
 # AMD EPYC 2-core VM). On 2026-12-07 hyper31s1 was started by hand on the thread joint31 freed, joint31s1
 # last, alone on two threads (OMP_NUM_THREADS=2), and in a second session hyper31id, bank31 and hyper31m3 as
 # three one-thread jobs at once on the two cores, with the same commands otherwise.
-ARMS="joint31 hyper31 hyper31s1 joint31s1 hyper31id bank31 hyper31m3"
-case ${1:-all} in  # one arm alone: run.sh joint31 | hyper31 | hyper31s1 | joint31s1 | hyper31id | bank31 | hyper31m3
-  joint31|hyper31|hyper31s1|joint31s1|hyper31id|bank31|hyper31m3) $1 ;;
+ARMS="joint31 hyper31 hyper31s1 joint31s1 hyper31id bank31 hyper31m3 bank31p"
+case ${1:-all} in  # one arm alone: run.sh joint31 | hyper31 | hyper31s1 | joint31s1 | hyper31id | bank31 | hyper31m3 | bank31p
+  joint31|hyper31|hyper31s1|joint31s1|hyper31id|bank31|hyper31m3|bank31p) $1 ;;
   all) { for r in joint31 hyper31s1 hyper31id hyper31m3; do $r > $RUNS/$r.log 2>&1; done; } &
-       { for r in hyper31 joint31s1 bank31; do $r > $RUNS/$r.log 2>&1; done; } &
+       { for r in hyper31 joint31s1 bank31 bank31p; do $r > $RUNS/$r.log 2>&1; done; } &
        wait
        for r in $ARMS; do
          mkdir -p results/sni-joint-2026-12-07/$r/logs
