@@ -260,13 +260,14 @@ class HyperNetwork(nn.Module):
         W (N, M, P): flat (A_train, B_train) per module."""
         if self.cfg.task_code != "text":  # index -1 (a task not trained on): the mean row
             rows = torch.cat([self.code_table, self.code_table.mean(0, keepdim=True)])[codes]
-            if self.cfg.task_code == "table":
-                return rows * self.mask + (self.shared * self.mask if self.shared is not None else 0)
-        e = self.normalise(codes) if self.cfg.task_code == "text" else rows
-        ctx = self.task_proj(e)[:, None, :]                               # (N, 1, d)
-        W = torch.zeros(codes.shape[0], len(self.crop), self.P, device=codes.device)
-        for _ in range(iterations or self.cfg.iterations):
-            W = W + self.step(ctx, W)
+        if self.cfg.task_code == "table":  # the rows are the adapters themselves
+            W = rows * self.mask
+        else:
+            e = self.normalise(codes) if self.cfg.task_code == "text" else rows
+            ctx = self.task_proj(e)[:, None, :]                           # (N, 1, d)
+            W = torch.zeros(codes.shape[0], len(self.crop), self.P, device=codes.device)
+            for _ in range(iterations or self.cfg.iterations):
+                W = W + self.step(ctx, W)
         if self.shared is not None:
             W = W + self.shared * self.mask
         return W
