@@ -81,6 +81,8 @@ class HyperNetConfig:
     pooling: str = "mean"               # task code: "mean" of the text's final states, or the "last" one
     task_code: str = "text"             # "text": encoded definition; diagnostics "id", "table" (module doc)
     code_tasks: tuple = ()              # "id", "table": the training tasks' names, in code index order
+    table_init: str = "each"            # "table": each task's A its own random draw, or the "same" one for all
+                                        # (the hypernetwork's start: task information then lives in B, in one basis)
     # multi-task floor: a frozen, trained plain LoRA (an mt_lora run) under every generated adapter,
     # which then only has to learn the task-dependent residual (0: none)
     floor_rank: int = 0
@@ -93,6 +95,8 @@ class HyperNetConfig:
             raise ValueError(f"pooling {self.pooling!r}: expected 'mean' or 'last'")
         if self.task_code not in ("text", "id", "table"):
             raise ValueError(f"task_code {self.task_code!r}: expected 'text', 'id' or 'table'")
+        if self.table_init not in ("each", "same"):
+            raise ValueError(f"table_init {self.table_init!r}: expected 'each' or 'same'")
         if (self.task_code == "text") == bool(self.code_tasks):
             raise ValueError(f"task_code {self.task_code!r}: code_tasks must be given for 'id' and 'table' only")
 
@@ -129,6 +133,8 @@ class HyperNetwork(nn.Module):
             self.code_table.data[..., : self.n_a].uniform_(-1 / math.sqrt(self.a), 1 / math.sqrt(self.a))
             for m, (i, _) in enumerate(self.crop):  # plain: A's bound is 1 / sqrt(in) of its own module
                 self.code_table.data[:, m, : self.n_a] *= math.sqrt(self.a / i)
+            if cfg.table_init == "same":  # one draw for every task (the same random numbers consumed)
+                self.code_table.data[1:] = self.code_table.data[0]
         else:
             self.task_proj = nn.Linear(args.dim, d)                    # P
             if cfg.module_emb:

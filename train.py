@@ -110,6 +110,9 @@ def get_parser():
     g.add_argument("--task_code", choices=("text", "id", "table"), default="text",
                    help="diagnostics: 'id' learns a code per training task instead of reading its text, 'table' "
                         "learns each task's adapter itself (no decoder); unseen tasks get the mean (hypernet.py)")
+    g.add_argument("--table_init", choices=("each", "same"), default="each",
+                   help="--task_code table: each task's A starts as its own random draw (separate LoRAs), or all at "
+                        "the same one (the hypernetwork's start: tasks then differ in B, in one basis)")
     g.add_argument("--task_examples", type=int, default=0, help="positive examples added to the hypernetwork's task text")
     g.add_argument("--floor", default=None, help="a --mode mt_lora run (or step) dir: its LoRA becomes the frozen floor "
                    "under every generated adapter, which then learns only the task-dependent residual")
@@ -156,7 +159,7 @@ RESULT_FLAGS = ("ckpt_dir", "data_dir", "split", "mode", "tasks", "english_only"
                 "seed", "data_seed", "tasks_per_step", "examples_per_task", "grad_accum", "n_shot", "max_len",
                 "lr", "min_lr_ratio", "warmup_steps", "weight_decay", "loss_weight", "grad_clip", "kind", "targets", "rank",
                 "lora_a", "lora_b", "alpha", "d_h", "hn_layers", "iterations", "no_module_emb", "pooling", "task_examples",
-                "task_code", "val_per_task", "floor", "floor_trainable", "init_from", "def_dropout", "task_lr_mult",
+                "task_code", "table_init", "val_per_task", "floor", "floor_trainable", "init_from", "def_dropout", "task_lr_mult",
                 "code_dropout", "code_noise")
 # May differ on --resume: cadence, output, hardware; micro-batching (micro_batch_size, micro_batch_tokens,
 # pack) and activation_checkpointing change only float rounding; max_steps extends a run (the lr
@@ -196,6 +199,8 @@ def check_args(args):
         problems.append(f"--code_dropout / --code_noise act on the hypernetwork's task code: --mode {args.mode} has none")
     if args.task_code != "text" and args.mode != "hypernet":
         problems.append(f"--task_code {args.task_code} is the hypernetwork's: --mode {args.mode} has none")
+    elif args.table_init != "each" and args.task_code != "table":
+        problems.append(f"--table_init is the bank's (--task_code table), not --task_code {args.task_code}'s")
     elif args.task_code != "text" and (args.code_dropout or args.code_noise or args.task_examples):
         problems.append(f"--code_dropout / --code_noise / --task_examples act on the task's text: --task_code "
                         f"{args.task_code} reads none")
@@ -799,6 +804,7 @@ def main(argv=None):
                             alpha=args.alpha, seed=args.seed, d_h=args.d_h, n_layers=args.hn_layers,
                             iterations=args.iterations, module_emb=not args.no_module_emb, pooling=args.pooling,
                             task_code=args.task_code, code_tasks=() if args.task_code == "text" else [t.name for t in tasks],
+                            table_init=args.table_init,
                             floor_rank=floor["rank"] if floor else 0, floor_alpha=floor["alpha"] if floor else 16.0,
                             floor_trainable=bool(floor) and args.floor_trainable)
     config = {**vars(args), "ckpt_dir": str(Path(args.ckpt_dir).resolve()), "world_size": world,

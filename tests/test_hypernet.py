@@ -553,6 +553,11 @@ def test_task_code_id_and_table_index_their_training_tasks():
     for m, (A, B) in enumerate(plain.adapters(plain(torch.tensor([0, 1, 2])))):
         bound = 1 / A.shape[-1] ** 0.5
         assert bound * 0.9 < A.abs().max() <= bound and B.abs().max() == 0, m
+    # table_init "same": every task starts at one draw (row 0 of "each", the same random numbers consumed)
+    torch.manual_seed(0)
+    same = HyperNetwork(HyperNetConfig(**SMALL, task_code="table", code_tasks=names, table_init="same"), model.args)
+    assert all(torch.equal(row, hn["table"].code_table[0]) for row in same.code_table)
+    assert not torch.equal(hn["table"].code_table[0], hn["table"].code_table[1])
     with pytest.raises(ValueError, match="code_tasks must be given for 'id' and 'table' only"):
         HyperNetConfig(task_code="id")
     with pytest.raises(ValueError, match="reads no text"):
