@@ -120,7 +120,8 @@ def get_parser():
                    "the hypernetwork at --lr (the mt_lora continued, the residual on top), instead of staying frozen")
     g.add_argument("--init_from", default=None, help="modes lora, mt_lora: the LoRA (each task's, or the shared one) "
                    "starts from this --mode mt_lora run (or step) dir instead of B = 0, e.g. the multi-task LoRA "
-                   "fine-tuned on each task")
+                   "fine-tuned on each task; --mode hypernet: the hypernetwork starts as this hypernet run's (the "
+                   "same configuration, e.g. scripts/distil.py's output), with a fresh optimizer at step 0")
     g.add_argument("--def_dropout", type=float, default=0.0, help="fraction of training prompts without the definition "
                    "(1: adapter only, the adapter is the only carrier of the task)")
     g.add_argument("--task_lr_mult", type=float, default=1.0, help="hypernet: lr multiplier for every parameter but the "
@@ -206,8 +207,6 @@ def check_args(args):
                         f"{args.task_code} reads none")
     if args.floor_trainable and not args.floor:
         problems.append("--floor_trainable needs --floor <mt_lora run>")
-    if args.init_from and args.mode == "hypernet":
-        problems.append("--init_from starts a LoRA from an mt_lora: --mode hypernet has none (--floor puts one under it)")
     if args.resume and args.overwrite:
         problems.append("--resume and --overwrite contradict each other: continue the run, or move it aside")
     return problems
@@ -487,6 +486,18 @@ def all_reduce(x: torch.Tensor, ddp: bool) -> torch.Tensor:
     if ddp:
         dist.all_reduce(x)
     return x
+
+
+def read_hypernet(path, args):
+    """--init_from a hypernet run or step dir -> {"path", "config" (its hypernet_config), "state"}."""
+    ckpt = find_checkpoint(path)
+    cfg = json.loads((ckpt / "state.json").read_text())["config"]
+    if cfg.get("mode") != "hypernet":
+        raise ValueError(f"--init_from {ckpt}: a --mode {cfg.get('mode')} checkpoint; --mode hypernet starts from a "
+                         "hypernet one")
+    if Path(cfg["ckpt_dir"]).resolve() != Path(args.ckpt_dir).resolve():
+        raise ValueError(f"--init_from {ckpt}: trained on {cfg['ckpt_dir']}, not on {Path(args.ckpt_dir).resolve()}")
+    return {"path": str(ckpt.resolve()), "config": cfg["hypernet_config"], "state": load_file(ckpt / "trainable.safetensors")}
 
 
 def read_mt_lora(path, args, targets, flag="--floor"):
@@ -793,7 +804,9 @@ def main(argv=None):
     try:
         if args.floor and args.mode == "hypernet":
             floor = read_mt_lora(args.floor, args, targets)
-        if args.init_from:  # the same adapter shape, or the warm start would be another function
+        if args.init_from and args.mode == "hypernet":
+            init = read_hypernet(args.init_from, args)
+        elif args.init_from:  # the same adapter shape, or the warm start would be another function
             init = read_mt_lora(args.init_from, args, targets, "--init_from")
             if (init["rank"], init["alpha"]) != (args.rank, args.alpha):
                 raise ValueError(f"--init_from {init['path']}: rank {init['rank']}, alpha {init['alpha']}; "
@@ -807,6 +820,11 @@ def main(argv=None):
                             table_init=args.table_init,
                             floor_rank=floor["rank"] if floor else 0, floor_alpha=floor["alpha"] if floor else 16.0,
                             floor_trainable=bool(floor) and args.floor_trainable)
+    if init and args.mode == "hypernet":
+        diff = sorted(k for k, v in json.loads(json.dumps(asdict(hn_cfg))).items() if init["config"].get(k) != v)
+        if diff:
+            was, now = (", ".join(f"{k} {c.get(k)}" for k in diff) for c in (init["config"], asdict(hn_cfg)))
+            fail(f"--init_from {init['path']}: hypernetwork {was}; this run {now}")
     config = {**vars(args), "ckpt_dir": str(Path(args.ckpt_dir).resolve()), "world_size": world,
               "tasks": [t.name for t in tasks], "hypernet_config": asdict(hn_cfg), "data_summary": taskset.summary,
               "floor_ckpt": floor["path"] if floor else None, "init_ckpt": init["path"] if init else None}
@@ -834,6 +852,8 @@ def main(argv=None):
             codes = hn.fit_task_stats(model, tokenizer, texts)  # (n_tasks, dim), cached; stats are checkpointed
         else:
             codes = hn.task_codes(model, tokenizer, texts, [t.name for t in tasks])  # (n_tasks,) indices
+        if init:  # all of it, its code statistics and floor too: the function it computes is unchanged
+            hn.load_state_dict({k: v.to(device) for k, v in init["state"].items()})
         train(args, model, tokenizer, tasks, hn, codes, out_dir, env, config)
         if master and args.samples:
             unseen = taskset.unseen

@@ -248,7 +248,30 @@ def test_init_from_starts_every_lora_at_the_mt_lora(ckpt, tmp_path, capsys):
     assert code == 1 and err.count("\n") == 1
     assert re.search(r"^error: --init_from .*step_000003: rank 4, alpha 16.0; this run --rank 2 --alpha 16.0$", err.strip())
     code, _, err = main_exit(common + ["--out_dir", str(tmp_path / "bad"), "--init_from", str(tmp_path / "mt")], capsys)
-    assert code == 2 and "--init_from starts a LoRA from an mt_lora: --mode hypernet has none" in err
+    assert code == 1 and err.count("\n") == 1
+    assert re.search(r"^error: --init_from .*step_000003: a --mode mt_lora checkpoint; --mode hypernet starts from a "
+                     r"hypernet one$", err.strip())
+    assert not (tmp_path / "bad").exists()
+
+
+def test_init_from_a_hypernet_run_starts_where_it_ended(ckpt, tmp_path, capsys):
+    """--mode hypernet --init_from <hypernet run>: the run starts as that hypernetwork, all of it (with
+    lr ~ 0 the saved state is the source's), and only from one of the same configuration."""
+    common = ["--ckpt_dir", str(ckpt), "--tasks_per_step", "4", "--examples_per_task", "2", "--save_every", "100",
+              *TINY, "--eval_every", "0"]
+    train.main(common + ["--max_steps", "2", "--out_dir", str(tmp_path / "a")])
+    src = load_file(tmp_path / "a" / "step_000002" / "trainable.safetensors")
+    train.main(common + ["--max_steps", "1", "--lr", "1e-12", "--out_dir", str(tmp_path / "b"),
+                         "--init_from", str(tmp_path / "a")])
+    got = load_file(tmp_path / "b" / "step_000001" / "trainable.safetensors")
+    assert got.keys() == src.keys()
+    for k in src:
+        torch.testing.assert_close(got[k], src[k], rtol=0, atol=1e-8, msg=k)
+    capsys.readouterr()
+    code, _, err = main_exit(common + ["--max_steps", "1", "--d_h", "64", "--out_dir", str(tmp_path / "bad"),
+                                       "--init_from", str(tmp_path / "a")], capsys)
+    assert code == 1 and err.count("\n") == 1
+    assert re.search(r"^error: --init_from .*step_000002: hypernetwork d_h 32; this run d_h 64$", err.strip()), err
     assert not (tmp_path / "bad").exists()
 
 

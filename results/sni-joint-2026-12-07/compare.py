@@ -3,7 +3,9 @@ oracles' data budget, all started from mt_lora230: per-task LoRAs (oracle230), o
 (joint31) and the hypernetwork over mt_lora230 as a trainable floor (hyper31 and hyper31s1, two
 seeds, each with its shuffled-instruction control); then what fails in hyper31: a learned code per
 task instead of the definition (hyper31id), no decoder, each task's adapter learned directly
-(bank31), and the task-path lr that keeps the decoder's gradient live (hyper31m3). The definition in
+(bank31), and the task-path lr that keeps the decoder's gradient live (hyper31m3); the bank with
+plain LoRAs (bank31p) and with every row started at one draw (bank31s), and a text hypernetwork
+fitted to bank31s's rows (dist31s, scripts/distil.py). The definition in
 the prompt, 10 held-out instances a task, paired 95 % bootstrap (`*`: the interval excludes 0).
 
     python results/sni-joint-2026-12-07/compare.py [DATA_DIR]     # ../shared/data/sni by default
@@ -30,7 +32,7 @@ SYSTEMS = {  # the first is the reference
     "hyper31s1": HERE / "hyper31s1/predictions-hypernet.jsonl",  # the same with --seed 1
     "hyper31s1 shuffled": HERE / "hyper31s1/predictions-hypernet_shuffled.jsonl",
     **{f"{arm}{s}": HERE / f"{arm}/predictions-hypernet{s.replace(' ', '_')}.jsonl"  # shuffled: codes or rows permuted
-       for arm in ("hyper31id", "bank31", "hyper31m3") for s in ("", " shuffled")},
+       for arm in ("hyper31id", "bank31", "hyper31m3", "bank31p", "bank31s", "dist31s") for s in ("", " shuffled")},
 }
 PAIRS = [("hyper31", "joint31"), ("hyper31s1", "joint31s1"), ("hyper31s1", "joint31"), ("joint31s1", "joint31"),
          ("hyper31", "hyper31 shuffled"), ("hyper31s1", "hyper31s1 shuffled"),
@@ -38,7 +40,10 @@ PAIRS = [("hyper31", "joint31"), ("hyper31s1", "joint31s1"), ("hyper31s1", "join
          ("oracle230", "hyper31 shuffled"), ("oracle230", "hyper31s1 shuffled"),
          ("hyper31id", "hyper31"), ("hyper31id", "joint31"), ("hyper31id", "hyper31id shuffled"),
          ("bank31", "joint31"), ("bank31", "hyper31"), ("bank31", "bank31 shuffled"), ("oracle230", "bank31"),
-         ("hyper31m3", "hyper31"), ("hyper31m3", "joint31"), ("hyper31m3", "hyper31m3 shuffled")]
+         ("hyper31m3", "hyper31"), ("hyper31m3", "joint31"), ("hyper31m3", "hyper31m3 shuffled"),
+         ("bank31p", "joint31"), ("bank31p", "bank31"), ("bank31p", "bank31p shuffled"), ("oracle230", "bank31p"),
+         ("bank31s", "joint31"), ("bank31s", "bank31"), ("bank31s", "bank31s shuffled"),
+         ("dist31s", "bank31s"), ("dist31s", "joint31"), ("dist31s", "hyper31"), ("dist31s", "dist31s shuffled")]
 
 
 def main(data_dir):
@@ -74,7 +79,8 @@ def main(data_dir):
           "about 80 % of them repeating an instance trained on before)\n")
     print("| arm | val_loss | val_loss_shuffled | task_share | grad_task | training loss, steps 78-154 |\n"
           "|---|---|---|---|---|---|")
-    for arm in ("joint31", "joint31s1", "hyper31", "hyper31s1", "hyper31id", "bank31", "bank31x10", "hyper31m3"):
+    for arm in ("joint31", "joint31s1", "hyper31", "hyper31s1", "hyper31id", "bank31", "bank31x10", "hyper31m3",
+                "bank31p", "bank31s"):
         path = HERE / arm / "logs/metrics.jsonl"
         if path.is_file():
             rows = [json.loads(line) for line in open(path)]
