@@ -5,7 +5,8 @@ The hypernetwork: task text -> lightweight LoRA adapters for every target module
     e = (code - task_mean) / task_scale                      normalised on the training tasks
     token_m = P(e) + E_layer[l] + E_type[t] + Q(W_m)         one token per module m = (layer l, type t)
     W_0 = 0;  W_k = W_{k-1} + Head(Decoder(tokens(W_{k-1})))  k = 1..K, same Decoder and Head
-    adapter = S + W_K                                        S: learned task-independent adapter
+    adapter = S + W_K (+ (C e) U)                            S: learned task-independent adapter;
+                                                             optional direct path (direct_rank k > 0)
     (+ floor)                                                optional frozen multi-task LoRA underneath
 
 Two diagnostics replace the task text (task_code): "id", a learned code per training task fed to the
@@ -81,6 +82,8 @@ class HyperNetConfig:
     pooling: str = "mean"               # task code: "mean" of the text's final states, or the "last" one
     task_code: str = "text"             # "text": encoded definition; diagnostics "id", "table" (module doc)
     code_tasks: tuple = ()              # "id", "table": the training tasks' names, in code index order
+    direct_rank: int = 0                # k > 0: a direct path W += c(e) U from the code to the adapter, with
+                                        # c = C e (k numbers) and U (k, M, P) from zero: a low-rank bank text indexes
     table_init: str = "each"            # "table": each task's A its own random draw, or the "same" one for all
                                         # (the hypernetwork's start: task information then lives in B, in one basis)
     # multi-task floor: a frozen, trained plain LoRA (an mt_lora run) under every generated adapter,
@@ -95,6 +98,8 @@ class HyperNetConfig:
             raise ValueError(f"pooling {self.pooling!r}: expected 'mean' or 'last'")
         if self.task_code not in ("text", "id", "table"):
             raise ValueError(f"task_code {self.task_code!r}: expected 'text', 'id' or 'table'")
+        if self.direct_rank and self.task_code == "table":
+            raise ValueError("direct_rank is a path from the task code: task_code 'table' has none")
         if self.table_init not in ("each", "same"):
             raise ValueError(f"table_init {self.table_init!r}: expected 'each' or 'same'")
         if (self.task_code == "text") == bool(self.code_tasks):
@@ -149,6 +154,10 @@ class HyperNetwork(nn.Module):
             self.reset_head()
             if cfg.task_code == "id":  # N(0, 1): the scale of a normalised text code (drawn last: the
                 self.code_table = nn.Parameter(torch.randn(n, args.dim))  # decoder starts as "text"'s)
+            if cfg.direct_rank:  # C (k, dim) at N(0, 1 / (k dim)): |c| ~ 1 for a unit-RMS code, so an Adam step
+                k = cfg.direct_rank  # of U moves a task's adapter by a few lr, as a bank row's (drawn after
+                self.direct_proj = nn.Parameter(torch.randn(k, args.dim) / math.sqrt(k * args.dim))  # the rest)
+                self.direct = nn.Parameter(torch.zeros(k, M, self.P))     # U: the path starts silent
         self.shared = nn.Parameter(torch.zeros(M, self.P)) if cfg.shared else None  # S
         if cfg.floor_rank:  # saved with the hypernetwork (its checkpoint stands alone): frozen buffers,
             self.floor = nn.Module()  # or parameters that go on training as the mt_lora would
@@ -254,7 +263,8 @@ class HyperNetwork(nn.Module):
         """The parameters through which the task enters (train.py logs their gradient norm)."""
         if self.cfg.task_code == "table":
             return [self.code_table]
-        return list(self.task_proj.parameters()) + ([self.code_table] if self.cfg.task_code == "id" else [])
+        return (list(self.task_proj.parameters()) + ([self.code_table] if self.cfg.task_code == "id" else [])
+                + ([self.direct_proj, self.direct] if self.cfg.direct_rank else []))
 
     def shared_parameters(self):
         """The task-independent parameters: S and the head bias (the adapter every task starts from)."""
@@ -274,6 +284,8 @@ class HyperNetwork(nn.Module):
             W = torch.zeros(codes.shape[0], len(self.crop), self.P, device=codes.device)
             for _ in range(iterations or self.cfg.iterations):
                 W = W + self.step(ctx, W)
+            if self.cfg.direct_rank:  # (N, k) @ (k, M * P): each task's adapter a combination of U's k rows
+                W = W + ((e @ self.direct_proj.T) @ self.direct.flatten(1)).view_as(W) * self.mask
         if self.shared is not None:
             W = W + self.shared * self.mask
         return W

@@ -105,6 +105,8 @@ def get_parser():
     g.add_argument("--hn_layers", type=int, default=2, help="hypernetwork decoder layers")
     g.add_argument("--iterations", type=int, default=2, help="K refinement passes")
     g.add_argument("--no_module_emb", action="store_true", help="ablation: no layer/type embeddings")
+    g.add_argument("--direct_rank", type=int, default=0, help="k > 0: add a direct path from the task code to the "
+                   "adapter, W += (C e) U with U (k, modules, numbers) from zero: a low-rank bank the text indexes")
     g.add_argument("--pooling", choices=("mean", "last"), default="mean",
                    help="task code: mean of the task text's final hidden states, or the last token's")
     g.add_argument("--task_code", choices=("text", "id", "table"), default="text",
@@ -159,7 +161,7 @@ def get_args(argv=None):
 RESULT_FLAGS = ("ckpt_dir", "data_dir", "split", "mode", "tasks", "english_only", "n_heldout", "max_train_instances",
                 "seed", "data_seed", "tasks_per_step", "examples_per_task", "grad_accum", "n_shot", "max_len",
                 "lr", "min_lr_ratio", "warmup_steps", "weight_decay", "loss_weight", "grad_clip", "kind", "targets", "rank",
-                "lora_a", "lora_b", "alpha", "d_h", "hn_layers", "iterations", "no_module_emb", "pooling", "task_examples",
+                "lora_a", "lora_b", "alpha", "d_h", "hn_layers", "iterations", "no_module_emb", "direct_rank", "pooling", "task_examples",
                 "task_code", "table_init", "val_per_task", "floor", "floor_trainable", "init_from", "def_dropout", "task_lr_mult",
                 "code_dropout", "code_noise")
 # May differ on --resume: cadence, output, hardware; micro-batching (micro_batch_size, micro_batch_tokens,
@@ -175,7 +177,8 @@ ARG_RULES = [
     (("max_steps", "tasks_per_step", "examples_per_task", "grad_accum", "micro_batch_size", "max_len", "rank",
       "lora_a", "lora_b", "d_h", "hn_layers", "iterations", "log_every", "save_every", "keep_last",
       "max_bad_steps", "val_per_task"), lambda v: v >= 1, "an integer >= 1"),
-    (("n_heldout", "warmup_steps", "eval_every", "samples", "n_shot", "task_examples", "micro_batch_tokens"),
+    (("n_heldout", "warmup_steps", "eval_every", "samples", "n_shot", "task_examples", "micro_batch_tokens",
+      "direct_rank"),
      lambda v: v >= 0, "an integer >= 0"),
     (("max_train_instances",), lambda v: v is None or v >= 1, "an integer >= 1"),
     (("lr", "alpha", "task_lr_mult"), lambda v: math.isfinite(v) and v > 0, "a number > 0"),
@@ -200,6 +203,10 @@ def check_args(args):
         problems.append(f"--code_dropout / --code_noise act on the hypernetwork's task code: --mode {args.mode} has none")
     if args.task_code != "text" and args.mode != "hypernet":
         problems.append(f"--task_code {args.task_code} is the hypernetwork's: --mode {args.mode} has none")
+    elif args.direct_rank and args.mode != "hypernet":
+        problems.append(f"--direct_rank is the hypernetwork's: --mode {args.mode} has none")
+    elif args.direct_rank and args.task_code == "table":
+        problems.append("--direct_rank is a path from the task code: --task_code table has none")
     elif args.table_init != "each" and args.task_code != "table":
         problems.append(f"--table_init is the bank's (--task_code table), not --task_code {args.task_code}'s")
     elif args.task_code != "text" and (args.code_dropout or args.code_noise or args.task_examples):
@@ -816,6 +823,7 @@ def main(argv=None):
     hn_cfg = HyperNetConfig(kind=args.kind, targets=targets, rank=args.rank, a=args.lora_a, b=args.lora_b,
                             alpha=args.alpha, seed=args.seed, d_h=args.d_h, n_layers=args.hn_layers,
                             iterations=args.iterations, module_emb=not args.no_module_emb, pooling=args.pooling,
+                            direct_rank=args.direct_rank,
                             task_code=args.task_code, code_tasks=() if args.task_code == "text" else [t.name for t in tasks],
                             table_init=args.table_init,
                             floor_rank=floor["rank"] if floor else 0, floor_alpha=floor["alpha"] if floor else 16.0,

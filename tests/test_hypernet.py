@@ -562,3 +562,27 @@ def test_task_code_id_and_table_index_their_training_tasks():
         HyperNetConfig(task_code="id")
     with pytest.raises(ValueError, match="reads no text"):
         export_from_text(hn["id"], model, ByteTokenizer(), "Repeat the word.", None, model.args)
+
+
+def test_direct_path_starts_silent_and_can_write_any_bank():
+    """direct_rank k: W = the decoder's + (C e) U. With U = 0, its start, the hypernetwork is exactly the one
+    without the path (same seed: the decoder is drawn first); with k >= N tasks of independent codes some U
+    makes the path write any N residuals exactly (a bank the text indexes): U = pinv(C E) T."""
+    model = random_model(0)
+    torch.manual_seed(0)
+    plain = HyperNetwork(HyperNetConfig(**SMALL), model.args)
+    torch.manual_seed(0)
+    hn = HyperNetwork(HyperNetConfig(**SMALL, direct_rank=4), model.args)
+    assert all(torch.equal(v, hn.state_dict()[k]) for k, v in plain.state_dict().items())
+    codes = torch.randn(3, model.args.dim)
+    for h in (plain, hn):  # statistics of other codes: N codes centred on their own mean have rank N - 1
+        h.fit_stats_from_codes(torch.randn(8, model.args.dim))
+    torch.testing.assert_close(hn(codes), plain(codes), rtol=0, atol=0)
+    T = torch.randn(3, len(hn.crop), hn.P)
+    with torch.no_grad():
+        c = hn.normalise(codes) @ hn.direct_proj.T  # (3, k)
+        hn.direct.copy_((torch.linalg.pinv(c) @ T.flatten(1)).view_as(hn.direct))
+    torch.testing.assert_close(hn(codes) - plain(codes), T * hn.mask, rtol=1e-4, atol=1e-4)
+    assert any(p is hn.direct for p in hn.task_parameters()) and any(p is hn.direct_proj for p in hn.task_parameters())
+    with pytest.raises(ValueError, match="direct_rank is a path from the task code: task_code 'table' has none"):
+        HyperNetConfig(task_code="table", code_tasks=("t0",), direct_rank=4)

@@ -358,6 +358,8 @@ def test_every_flag_is_classified_for_resume():
     ("--code_dropout", "1", "--code_dropout 1.0: expected a number in [0, 1)"),
     ("--code_noise", "-1", "--code_noise -1.0: expected a number >= 0"),
     ("--task_code", "id --mode mt_lora", "--task_code id is the hypernetwork's: --mode mt_lora has none"),
+    ("--direct_rank", "4 --mode mt_lora", "--direct_rank is the hypernetwork's: --mode mt_lora has none"),
+    ("--direct_rank", "-1", "--direct_rank -1: expected an integer >= 0"),
     ("--table_init", "same --task_code id", "--table_init is the bank's (--task_code table), not --task_code id's"),
 ])
 def test_bad_flag_values_fail_before_anything_is_written(ckpt, tmp_path, capsys, flag, value, expected):
