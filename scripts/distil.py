@@ -19,6 +19,13 @@ forward is needed (the codes are encoded once), so the fit is cheap. The result 
 (config.json, step_000000/) that eval.py evaluates like any hypernet run, with its seen tasks the
 bank's: on them it can at best equal the bank; on unseen tasks it says whether what the decoder
 learned from 31 definitions carries to a new one. distil.jsonl logs the fit.
+
+--linear fits no decoder: the hypernetwork's direct path (--direct_rank, one row per task) becomes
+the least-squares linear map from a task's normalised code e to the bank row minus the rows' mean,
+c(e) = E e / sqrt(dim) (E: the training tasks' codes) and U = pinv(E E^T / sqrt(dim)) (T - mean T).
+A training task gets its own row back (its code is in E's span; the centred Gram has rank n - 1,
+as the centred rows do); a new task gets the minimum-norm linear regression of its code onto the
+rows: whether the bank's rows are a linear function of the definitions that carries to new ones.
 """
 import argparse
 import json
@@ -53,6 +60,8 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch", type=int, default=8, help="tasks per step")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--linear", action="store_true", help="no decoder fit: the direct path (direct_rank = tasks) set to "
+                   "the least-squares linear map from the normalised codes to the bank's rows (see above)")
     a = p.parse_args(argv)
     out = Path(a.out_dir)
     if out.exists() and any(out.iterdir()):
@@ -72,7 +81,7 @@ def main(argv=None):
     by_name = {t.name: t for t in data.load_tasks(cfg["data_dir"], cfg["split"], english_only=cfg["english_only"],
                                                   n_heldout=cfg["n_heldout"], seed=cfg["data_seed"], log=None).seen}
     tasks = [by_name[n] for n in bank.cfg.code_tasks]
-    hc = {**asdict(bank.cfg), "task_code": "text", "code_tasks": ()}
+    hc = {**asdict(bank.cfg), "task_code": "text", "code_tasks": (), "direct_rank": len(tasks) if a.linear else 0}
     hn = HyperNetwork(HyperNetConfig(**hc), model.args)
     with torch.no_grad():  # the task-independent part is the bank's own, and its mean row: the decoder starts
         hn.shared.copy_(bank.shared + bank.code_table.mean(0) * bank.mask)  # at the mean adapter (head = 0, so
@@ -83,6 +92,16 @@ def main(argv=None):
     codes = hn.fit_task_stats(model, tokenizer, [data.task_text(t, cfg["task_examples"]) for t in tasks])
     del model
     n = len(tasks)
+    if a.linear:  # c(e) = E e / sqrt(dim), the code's similarity to each training code; U = pinv(E E^T / sqrt(dim)) T
+        with torch.no_grad():
+            E = hn.normalise(codes)
+            hn.direct_proj.copy_(E / math.sqrt(E.shape[1]))
+            c = (E @ hn.direct_proj.T).double()  # (n, n): as forward() computes it, so U matches what it multiplies
+            T = ((bank.code_table - bank.code_table.mean(0)) * bank.mask).double().flatten(1)  # rows minus their mean
+            hn.direct.copy_((torch.linalg.pinv(c, hermitian=True) @ T).view_as(hn.direct))
+            print(f"linear map: Gram eigenvalues {torch.linalg.eigvalsh(c)[1:].min():.3g} .. {torch.linalg.eigvalsh(c).max():.3g} "
+                  "(the smallest, ~0, is the centring's)")
+        a.steps = 0
     with torch.no_grad():
         target = bank.adapters(bank(torch.arange(n)))
         energy = dw_inner(target, target)                    # (n,) |dW_i|^2
@@ -123,7 +142,8 @@ def main(argv=None):
     # a train.py-style run: eval.py reads config.json's fields through step_000000/state.json
     config = {**cfg, "out_dir": str(out), "task_code": "text", "hypernet_config": {**hc, "targets": list(hc["targets"])},
               "max_steps": 0, "resume": False, "distilled_from": str(ckpt),
-              "distil": {"steps": a.steps, "lr": a.lr, "batch": a.batch, "seed": a.seed, "final_loss": log[-1]["loss"]}}
+              "distil": {"steps": a.steps, "lr": a.lr, "batch": a.batch, "seed": a.seed, "linear": a.linear,
+                         "final_loss": log[-1]["loss"]}}
     out.mkdir(parents=True, exist_ok=True)
     lora.write_atomic(out / "config.json", json.dumps(config, indent=1))
     lora.write_atomic(out / "distil.jsonl", "".join(json.dumps(r) + "\n" for r in log))

@@ -1,13 +1,16 @@
 """scripts/distil.py: a text hypernetwork regressed onto a bank of per-task adapters (--task_code table)."""
 import json
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from conftest import ROOT, make_tiny_ckpt
+import data
 import eval as ev
+from hypernet import load_trained
 import train
 from test_eval import TINY_TRAIN
 from test_train import TINY
@@ -51,6 +54,24 @@ def test_distilled_hypernetwork_fits_the_bank_and_evaluates(bank, capsys):
             if json.loads(r)["split"] == "seen"}
     assert seen == set(bank_tasks) and set(res["systems"]) == {"hypernet", "hypernet_shuffled"}
     capsys.readouterr()
+
+
+def test_linear_map_gives_every_training_task_its_own_row(bank):
+    """--linear: the direct path, fitted by least squares, writes each training task's bank row (plus S)
+    from its code: the hypernetwork's W equals the bank's on every training task."""
+    distil.main(["--bank", str(bank / "bank"), "--out_dir", str(bank / "lin"), "--linear"])
+    log = [json.loads(line) for line in (bank / "lin" / "distil.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [0] and log[0]["loss"] < 0.02, log  # float32 rounding of a near-singular map
+    cfg = json.loads((bank / "lin" / "config.json").read_text())
+    args = ev.load_model(cfg["ckpt_dir"], device="cpu").args
+    hn, src = (load_trained(bank / d, args) for d in ("lin", "bank"))
+    assert hn.cfg.direct_rank == len(src.cfg.code_tasks) and hn.cfg.task_code == "text"
+    tasks = {t.name: t for t in data.load_tasks(None, log=None).seen}
+    model = ev.load_model(cfg["ckpt_dir"], device="cpu")
+    tok = ev.Tokenizer(Path(cfg["ckpt_dir"]) / "tokenizer.model")
+    codes = hn.encode_tasks(model, tok, [data.task_text(tasks[n]) for n in src.cfg.code_tasks])
+    with torch.no_grad():
+        torch.testing.assert_close(hn(codes), src(torch.arange(len(codes))), rtol=1e-4, atol=1e-4)
 
 
 def test_errors_are_one_line(bank, tmp_path):
