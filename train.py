@@ -161,9 +161,9 @@ def get_args(argv=None):
 RESULT_FLAGS = ("ckpt_dir", "data_dir", "split", "mode", "tasks", "english_only", "n_heldout", "max_train_instances",
                 "seed", "data_seed", "tasks_per_step", "examples_per_task", "grad_accum", "n_shot", "max_len",
                 "lr", "min_lr_ratio", "warmup_steps", "weight_decay", "loss_weight", "grad_clip", "kind", "targets", "rank",
-                "lora_a", "lora_b", "alpha", "d_h", "hn_layers", "iterations", "no_module_emb", "direct_rank", "pooling", "task_examples",
-                "task_code", "table_init", "val_per_task", "floor", "floor_trainable", "init_from", "def_dropout", "task_lr_mult",
-                "code_dropout", "code_noise")
+                "lora_a", "lora_b", "alpha", "d_h", "hn_layers", "iterations", "no_module_emb", "direct_rank", "pooling",
+                "task_examples", "task_code", "table_init", "val_per_task", "floor", "floor_trainable", "init_from",
+                "def_dropout", "task_lr_mult", "code_dropout", "code_noise")
 # May differ on --resume: cadence, output, hardware; micro-batching (micro_batch_size, micro_batch_tokens,
 # pack) and activation_checkpointing change only float rounding; max_steps extends a run (the lr
 # schedule is then stretched, main() says how).
@@ -829,9 +829,10 @@ def main(argv=None):
                             floor_rank=floor["rank"] if floor else 0, floor_alpha=floor["alpha"] if floor else 16.0,
                             floor_trainable=bool(floor) and args.floor_trainable)
     if init and args.mode == "hypernet":
-        diff = sorted(k for k, v in json.loads(json.dumps(asdict(hn_cfg))).items() if init["config"].get(k) != v)
+        saved = json.loads(json.dumps({**asdict(HyperNetConfig()), **init["config"]}))  # fields newer than it: defaults
+        diff = sorted(k for k, v in json.loads(json.dumps(asdict(hn_cfg))).items() if saved.get(k) != v)
         if diff:
-            was, now = (", ".join(f"{k} {c.get(k)}" for k in diff) for c in (init["config"], asdict(hn_cfg)))
+            was, now = (", ".join(f"{k} {c.get(k)}" for k in diff) for c in (saved, asdict(hn_cfg)))
             fail(f"--init_from {init['path']}: hypernetwork {was}; this run {now}")
     config = {**vars(args), "ckpt_dir": str(Path(args.ckpt_dir).resolve()), "world_size": world,
               "tasks": [t.name for t in tasks], "hypernet_config": asdict(hn_cfg), "data_summary": taskset.summary,

@@ -1,9 +1,10 @@
 """Diagnostic: can the decoder write what a bank of per-task adapters learned, from the tasks' text?
 
-    python scripts/distil.py --bank runs/bank31 --out_dir runs/dist31 [--steps 1500 --lr 1e-3]
+    python scripts/distil.py --bank runs/bank31s --out_dir runs/dist31s [--steps 300 --lr 1e-2]
+    python scripts/distil.py --bank runs/bank31s --out_dir runs/lin31s --linear
 
 --bank is a train.py hypernet run with --task_code table: one learned lightweight adapter per
-training task, no decoder (docs/DESIGN.md, "Task codes"). This script builds a fresh text
+training task, no decoder (docs/DESIGN.md: "Which part fails?", "Distillation"). This script builds a fresh text
 hypernetwork of the same configuration, copies the bank's task-independent part (S and the floor),
 and regresses the decoder onto the bank's adapters in weight-update space, one task per definition:
 
@@ -56,8 +57,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--bank", required=True, help="a train.py --task_code table run (its latest checkpoint)")
     p.add_argument("--out_dir", required=True)
-    p.add_argument("--steps", type=int, default=1500)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--lr", type=float, default=1e-2)
     p.add_argument("--batch", type=int, default=8, help="tasks per step")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--linear", action="store_true", help="no decoder fit: the direct path (direct_rank = tasks) set to "
@@ -105,7 +106,6 @@ def main(argv=None):
     with torch.no_grad():
         target = bank.adapters(bank(torch.arange(n)))
         energy = dw_inner(target, target)                    # (n,) |dW_i|^2
-        mean = [(A.mean(0, keepdim=True), B.mean(0, keepdim=True)) for A, B in target]
         # task-specific energy sum_i |dW_i - mean dW|^2 = sum_i |dW_i|^2 - n |mean dW|^2, with mean dW = (1/n) sum_i B_i A_i
         tot = [(torch.einsum("nbr,nra->ba", B, A) / n) for A, B in target]
         spread = (energy.sum() - n * sum(m.pow(2).sum() for m in tot)).item()

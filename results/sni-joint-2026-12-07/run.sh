@@ -48,6 +48,7 @@ bank31p() { hyper bank31p --task_code table --kind plain --task_lr_mult 1; }  # 
 # 2026-12-07, third session: can the decoder write what the bank learned? (scripts/distil.py)
 bank31s() { hyper bank31s --task_code table --table_init same --task_lr_mult 3; }  # bank31, every A from one draw
 hyper31d() { hyper hyper31d --direct_rank 32 --task_lr_mult 1; }  # hyper31 plus a direct path code -> adapter
+hyper31ds1() { hyper hyper31ds1 --direct_rank 32 --task_lr_mult 1 --seed 1; }  # the same, seed 1 (joint31s1's draws)
 dist31s() { python scripts/distil.py --bank $RUNS/bank31s --out_dir $RUNS/dist31s --steps 300 --lr 1e-2; }  # fit only
 lin31s() {  # bank31s's rows as a linear function of the codes: a training task gets its row, a new one the regression
   python scripts/distil.py --bank $RUNS/bank31s --out_dir $RUNS/lin31s --linear
@@ -58,8 +59,8 @@ lin31s() {  # bank31s's rows as a linear function of the codes: a training task 
 # last, alone on two threads (OMP_NUM_THREADS=2), and in a second session hyper31id, bank31 and hyper31m3 as
 # three one-thread jobs at once on the two cores, with the same commands otherwise.
 ARMS="joint31 hyper31 hyper31s1 joint31s1 hyper31id bank31 hyper31m3 bank31p"
-case ${1:-all} in  # one arm alone: run.sh joint31 | ... | bank31p | bank31s | hyper31d | dist31s | lin31s
-  joint31|hyper31|hyper31s1|joint31s1|hyper31id|bank31|hyper31m3|bank31p|bank31s|hyper31d|dist31s|lin31s) $1 ;;
+case ${1:-all} in  # one arm alone: run.sh joint31 | ... | bank31p | bank31s | hyper31d | hyper31ds1 | dist31s | lin31s
+  joint31|hyper31|hyper31s1|joint31s1|hyper31id|bank31|hyper31m3|bank31p|bank31s|hyper31d|hyper31ds1|dist31s|lin31s) $1 ;;
   all) { for r in joint31 hyper31s1 hyper31id hyper31m3; do $r > $RUNS/$r.log 2>&1; done; } &
        { for r in hyper31 joint31s1 bank31 bank31p; do $r > $RUNS/$r.log 2>&1; done; } &
        wait
