@@ -7,8 +7,9 @@ task instead of the definition (hyper31id), no decoder, each task's adapter lear
 plain LoRAs (bank31p) and with every row started at one draw (bank31s), and a text hypernetwork
 fitted to bank31s's rows (dist31s, scripts/distil.py); hyper31 with a direct path from the code to
 the adapter (hyper31d, --direct_rank 32), and that path set to the least-squares linear map from
-the codes to bank31s's rows (lin31s, distil.py --linear). The definition in
-the prompt, 10 held-out instances a task, paired 95 % bootstrap (`*`: the interval excludes 0).
+the codes to bank31s's rows (lin31s, distil.py --linear); hyper31d at seed 1 (hyper31ds1). The
+definition in the prompt, 10 held-out instances a task, paired 95 % bootstrap (`*`: the interval
+excludes 0).
 
     python results/sni-joint-2026-12-07/compare.py [DATA_DIR]     # ../shared/data/sni by default
 """
@@ -34,7 +35,8 @@ SYSTEMS = {  # the first is the reference
     "hyper31s1": HERE / "hyper31s1/predictions-hypernet.jsonl",  # the same with --seed 1
     "hyper31s1 shuffled": HERE / "hyper31s1/predictions-hypernet_shuffled.jsonl",
     **{f"{arm}{s}": HERE / f"{arm}/predictions-hypernet{s.replace(' ', '_')}.jsonl"  # shuffled: codes or rows permuted
-       for arm in ("hyper31id", "bank31", "hyper31m3", "bank31p", "bank31s", "dist31s", "hyper31d", "lin31s")
+       for arm in ("hyper31id", "bank31", "hyper31m3", "bank31p", "bank31s", "dist31s", "hyper31d", "lin31s",
+                   "hyper31ds1")
        for s in ("", " shuffled")},
 }
 PAIRS = [("hyper31", "joint31"), ("hyper31s1", "joint31s1"), ("hyper31s1", "joint31"), ("joint31s1", "joint31"),
@@ -49,7 +51,8 @@ PAIRS = [("hyper31", "joint31"), ("hyper31s1", "joint31s1"), ("hyper31s1", "join
          ("dist31s", "bank31s"), ("dist31s", "joint31"), ("dist31s", "hyper31"), ("dist31s", "dist31s shuffled"),
          ("hyper31d", "joint31"), ("hyper31d", "hyper31"), ("hyper31d", "bank31s"), ("hyper31d", "bank31"),
          ("hyper31d", "hyper31d shuffled"), ("oracle230", "hyper31d"),
-         ("lin31s", "bank31s"), ("lin31s", "joint31"), ("lin31s", "hyper31"), ("lin31s", "lin31s shuffled")]
+         ("lin31s", "bank31s"), ("lin31s", "joint31"), ("lin31s", "hyper31"), ("lin31s", "lin31s shuffled"),
+         ("hyper31ds1", "joint31s1"), ("hyper31ds1", "hyper31s1"), ("hyper31ds1", "hyper31ds1 shuffled")]
 
 
 def main(data_dir):
@@ -86,7 +89,7 @@ def main(data_dir):
     print("| arm | val_loss | val_loss_shuffled | task_share | grad_task | training loss, steps 78-154 |\n"
           "|---|---|---|---|---|---|")
     for arm in ("joint31", "joint31s1", "hyper31", "hyper31s1", "hyper31id", "bank31", "bank31x10", "hyper31m3",
-                "bank31p", "bank31s", "hyper31d"):
+                "bank31p", "bank31s", "hyper31d", "hyper31ds1"):
         path = HERE / arm / "logs/metrics.jsonl"
         if path.is_file():
             rows = [json.loads(line) for line in open(path)]
