@@ -31,8 +31,6 @@ rows: whether the bank's rows are a linear function of the definitions that carr
 import argparse
 import json
 import math
-import os
-import shutil
 import sys
 import time
 from dataclasses import asdict
@@ -44,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import data  # noqa: E402
 import lora  # noqa: E402
+import train  # noqa: E402
 from hypernet import HyperNetConfig, HyperNetwork, find_checkpoint, load_trained  # noqa: E402
 from model import Tokenizer, load_model  # noqa: E402
 
@@ -147,13 +146,8 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     lora.write_atomic(out / "config.json", json.dumps(config, indent=1))
     lora.write_atomic(out / "distil.jsonl", "".join(json.dumps(r) + "\n" for r in log))
-    tmp, final = out / ".tmp_step_000000", out / "step_000000"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    lora.save_tensors({k: v.detach().contiguous() for k, v in hn.state_dict().items()}, tmp / "trainable.safetensors")
-    (tmp / "state.json").write_text(json.dumps({"step": 0, "config": config}, indent=1))
-    os.replace(tmp, final)
-    print(f"wrote {final}: eval with  python eval.py --ckpt {out} --systems hypernet,hypernet_shuffled")
+    train.save_checkpoint(out, 0, hn, opt, config, keep_last=1)  # step_000000/, written atomically
+    print(f"wrote {out / 'step_000000'}: eval with  python eval.py --ckpt {out} --systems hypernet,hypernet_shuffled")
 
 
 if __name__ == "__main__":
