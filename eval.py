@@ -12,6 +12,9 @@ Systems (rows of the table):
     base_chat, fewshot_chat the same text inside the model's own chat format (the demo model is an instruct model)
     hypernet                the adapter the hypernetwork writes from the task's definition
     hypernet_shuffled       control: each task gets the adapter written from another task's definition
+    hypernet_mean           control (only when named in --systems): every task gets the mean of the seen tasks'
+                            adapters, the fair control on unseen tasks (a shuffled one hands a new task some
+                            seen task's sharp adapter)
     mt_lora                 one LoRA trained on all seen tasks (--mt_lora_ckpt, or a --mode mt_lora run as --ckpt)
     lora                    one LoRA per seen task (--lora_ckpt), on the tasks it was trained on
 
@@ -55,9 +58,11 @@ from model import Tokenizer, chat_prompt, generate, load_model
 
 METRIC_VERSION = "sni-official-1: normalized exact match (articles kept), rouge-score rougeL F with Porter " \
                  "stemming, max over references, x100; non-English outputs on script-aware tokens"
-SYSTEMS = ("base", "fewshot", "base_chat", "fewshot_chat", "hypernet", "hypernet_shuffled", "mt_lora", "lora")
-DIFFERENCES = (("hypernet", "base"), ("hypernet", "fewshot"), ("hypernet", "hypernet_shuffled"), ("hypernet", "mt_lora"),
-               ("hypernet", "lora"))
+SYSTEMS = ("base", "fewshot", "base_chat", "fewshot_chat", "hypernet", "hypernet_shuffled", "hypernet_mean", "mt_lora",
+           "lora")
+OPT_IN = ("hypernet_mean",)  # not among the defaults: run only when --systems names them
+DIFFERENCES = (("hypernet", "base"), ("hypernet", "fewshot"), ("hypernet", "hypernet_shuffled"), ("hypernet", "hypernet_mean"),
+               ("hypernet", "mt_lora"), ("hypernet", "lora"))
 N_BOOTSTRAP = 1000
 
 # ----------------------------------------------------------------------------- metrics (SNI's semantics)
@@ -257,6 +262,13 @@ def fold(model, inject: dict, adapters, dtype) -> list:
         bank = [m.effective(*m.weights(), torch.float32) for _, m in lora.lora_modules(model)]
         lora.clear_weights(model)
     return [(A.to(dtype), B.to(dtype)) for A, B in bank]
+
+
+def mean_adapter(bank, ids) -> list:
+    """The mean of bank rows `ids` as one plain LoRA [(A (1, n r, in), B (1, out, n r))]: their ranks stacked,
+    B scaled by 1 / n, so B A = mean_i B_i A_i exactly. Inject it with rank n r and alpha n alpha (same scale)."""
+    n = len(ids)
+    return [(A[ids].flatten(0, 1)[None], B[ids].permute(1, 0, 2).flatten(1)[None] / n) for A, B in bank]
 
 
 def set_bank_rows(model, bank, rows):
@@ -520,10 +532,11 @@ def get_args(argv=None):
     p.add_argument("--data_dir", default=None, help="SNI folder (default: the run's; 'builtin' for the built-in tasks)")
     p.add_argument("--split", default=None, help="splits/<split>/ (default: the run's)")
     p.add_argument("--max_per_task", type=int, default=100, help="instances per task (SNI: 100)")
-    p.add_argument("--systems", default=None, help=f"comma-separated subset of {','.join(SYSTEMS)} (default: all that apply)")
+    p.add_argument("--systems", default=None,
+                   help=f"comma-separated subset of {','.join(SYSTEMS)} (default: all that apply but {','.join(OPT_IN)})")
     p.add_argument("--shots", type=int, default=2, help="positive examples in the fewshot prompts")
     p.add_argument("--adapter_only", action="store_true",
-                   help="adapter systems (hypernet, shuffled, mt_lora, lora): prompt without the definition")
+                   help="adapter systems (hypernet, shuffled, mean, mt_lora, lora): prompt without the definition")
     p.add_argument("--mt_lora_ckpt", default=None, help="a train.py --mode mt_lora run directory")
     p.add_argument("--lora_ckpt", default=None, help="a train.py --mode lora run directory (one LoRA per task)")
     p.add_argument("--skip_bad_tasks", action="store_true", help="warn about corrupt or missing task files and go on")
@@ -606,10 +619,11 @@ def applicable_systems(args, run):
     for flag, r, mode in (("--mt_lora_ckpt", mt, "mt_lora"), ("--lora_ckpt", lr, "lora")):
         if r is not None and r["mode"] != mode:
             raise ValueError(f"{flag} {r['dir']}: a --mode {r['mode']} run, expected --mode {mode}")
-    have = ["base", "fewshot", "base_chat", "fewshot_chat"] + ["hypernet", "hypernet_shuffled"] * (run["mode"] == "hypernet") \
+    have = ["base", "fewshot", "base_chat", "fewshot_chat"] \
+        + ["hypernet", "hypernet_shuffled", "hypernet_mean"] * (run["mode"] == "hypernet") \
         + ["mt_lora"] * (mt is not None) + ["lora"] * (lr is not None)
     if args.systems is None:
-        return have, mt, lr
+        return [s for s in have if s not in OPT_IN], mt, lr
     wanted = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = [s for s in wanted if s not in SYSTEMS]
     if unknown:
@@ -629,7 +643,8 @@ def evaluate(args):
     cfg = run["config"]
     systems, mt_run, lora_run = applicable_systems(args, run)
     ckpt_dir, dtype, max_len, tokenizer, model = load_base(args, cfg)
-    hypernet = load_hypernet(run, model, ckpt_dir, args.device) if {"hypernet", "hypernet_shuffled"} & set(systems) else None
+    hypernet = load_hypernet(run, model, ckpt_dir, args.device) if {"hypernet", "hypernet_shuffled", "hypernet_mean"} & set(systems) \
+        else None
     banks = {name: lora_bank(r, model.args, ckpt_dir) for name, r in (("mt_lora", mt_run), ("lora", lora_run))
              if name in systems}
 
@@ -751,6 +766,16 @@ def evaluate(args):
                     run_system(name, {"system": name, "adapter_only": args.adapter_only},
                                lambda r, b=bank: set_bank_rows(model, b, r), rows, with_definition=not args.adapter_only)
                     lora.clear_weights(model)
+        if "hypernet_mean" in systems:
+            if not seen:
+                raise ValueError(f"--systems hypernet_mean: no seen task in {where} to average over")
+            bank = mean_adapter(fold(model, inject, hn.adapters(W), dtype), list(range(len(seen))))
+            n = len(seen)
+            with injected(model, **{**plain, "rank": n * plain["rank"], "alpha": n * plain["alpha"]}):
+                hn.attach_floor(model)
+                run_system("hypernet_mean", {"system": "hypernet_mean", "adapter_only": args.adapter_only},
+                           lambda r: lora.set_weights(model, bank), with_definition=not args.adapter_only)
+                lora.clear_weights(model)
         for part, idx in (("seen", range(len(seen))), ("unseen", range(len(seen), len(tasks)))):
             if len(idx) > 1:
                 results["diversity"][f"hypernet/{part}"] = adapter_diagnostics(hn.adapters(W[list(idx)]))
@@ -798,7 +823,7 @@ def evaluate(args):
     if xl:
         notes.append(f"{len(xl)} tasks with non-English outputs scored on script-aware tokens (eval.XlingualTokenizer)")
     if args.adapter_only:
-        notes.append("adapter systems (hypernet, hypernet_shuffled, mt_lora, lora): prompts without the definition "
+        notes.append("adapter systems (hypernet, hypernet_shuffled, hypernet_mean, mt_lora, lora): prompts without the definition "
                      "(--adapter_only); base systems keep it")
     for key, d in results["diversity"].items():
         notes.append(f"{key} adapters: mean pairwise cosine {d['cos']:.4f}, task share of the energy {d['task_share']:.4f}")

@@ -126,15 +126,16 @@ def eval_main(runs, *extra):
 def test_end_to_end_every_system(runs, capsys):
     res = eval_main(runs)
     out_dir = runs / "hn" / "eval" / "builtin-2"
-    assert list(res["systems"]) == list(ev.SYSTEMS)
+    default = [s for s in ev.SYSTEMS if s not in ev.OPT_IN]
+    assert list(res["systems"]) == default
     files = {p.name for p in out_dir.iterdir()}
-    assert {"table.md", "per_task.md", "per_category.md", "results.json"} | {f"predictions-{s}.jsonl" for s in ev.SYSTEMS} <= files
+    assert {"table.md", "per_task.md", "per_category.md", "results.json"} | {f"predictions-{s}.jsonl" for s in default} <= files
     table = (out_dir / "table.md").read_text()
     assert capsys.readouterr().out.strip() == table.strip()
     saved = json.loads((out_dir / "results.json").read_text())
     assert saved["complete"] and saved["metric_version"] == ev.METRIC_VERSION
     tasks = data.load_tasks(None, log=None)
-    for s in ev.SYSTEMS:
+    for s in default:
         recs = [json.loads(l) for l in (out_dir / f"predictions-{s}.jsonl").read_text().splitlines()]
         n_tasks = {"seen": 2 if s == "lora" else 16, "unseen": 0 if s == "lora" else 6}
         for split in ("seen", "unseen"):
@@ -350,6 +351,49 @@ def test_floor_hypernet_evaluates_as_its_mt_lora(runs, capsys):
         if extra:
             assert all(r["prompt_tokens"] < p["prompt_tokens"] for r, p in zip(hn, prev))  # no definition
         prev = hn
+    capsys.readouterr()
+
+
+def test_mean_adapter_is_the_mean_of_its_rows():
+    """A LoRA layer with mean_adapter(bank) (rank n r, alpha n alpha) outputs the mean of the outputs with
+    each row's adapter: the adapter is linear in B A."""
+    torch.manual_seed(0)
+    n, r, i, o = 3, 4, 24, 20
+    bank = [(torch.randn(n, r, i), torch.randn(n, o, r))]
+    x = torch.randn(2, 5, i)
+    one = lora.LoRALinear(i, o, "plain", r, 16.0)
+    one.weight.data.normal_()
+    each = []
+    for k in range(n):
+        one.ext = (bank[0][0][k:k + 1], bank[0][1][k:k + 1])
+        each.append(one(x))
+    mean = lora.LoRALinear(i, o, "plain", n * r, n * 16.0)
+    mean.weight = one.weight
+    (A, B), = ev.mean_adapter(bank, [0, 1, 2])
+    assert A.shape == (1, n * r, i) and B.shape == (1, o, n * r)
+    mean.ext = (A, B)
+    torch.testing.assert_close(mean(x), torch.stack(each).mean(0), rtol=1e-5, atol=1e-5)
+    (A, B), = ev.mean_adapter(bank, [2])
+    assert torch.equal(A[0], bank[0][0][2]) and torch.equal(B[0], bank[0][1][2])
+
+
+def test_hypernet_mean_system(runs, capsys):
+    """hypernet_mean runs only when named; a run with one training task: the mean of one adapter is that
+    adapter, so on the seen task hypernet_mean answers exactly as hypernet; on 16 seen tasks the paired
+    difference to hypernet is reported."""
+    train.main(["--ckpt_dir", str(runs / "tiny"), "--out_dir", str(runs / "hn1"), "--mode", "hypernet", *TINY,
+                *TINY_TRAIN, "--tasks", "1"])
+    ev.main(["--ckpt", str(runs / "hn1"), "--systems", "hypernet,hypernet_mean", "--max_per_task", "2", "--max_len", "240",
+             "--max_new_tokens", "16"])
+    out = runs / "hn1" / "eval" / "builtin-2"
+    hn, mean = ([json.loads(l) for l in (out / f"predictions-{s}.jsonl").read_text().splitlines()]
+                for s in ("hypernet", "hypernet_mean"))
+    assert [r["id"] for r in hn] == [r["id"] for r in mean] and {r["split"] for r in mean} == {"seen", "unseen"}
+    seen = [(r["id"], r["prediction"]) for r in hn if r["split"] == "seen"]
+    assert len(seen) == 2 and seen == [(r["id"], r["prediction"]) for r in mean if r["split"] == "seen"]
+    res = eval_main(runs, "--systems", "hypernet,hypernet_mean")
+    assert list(res["systems"]) == ["hypernet", "hypernet_mean"]
+    assert set(res["differences"]["hypernet-hypernet_mean"]) == {"seen", "unseen"}
     capsys.readouterr()
 
 

@@ -30,10 +30,11 @@ joint31() {
   $ST --mode mt_lora --init_from $RUNS/mt_lora230 --out_dir $RUNS/joint31
   python eval.py --ckpt $RUNS/joint31 --max_per_task 10 --systems mt_lora
 }
-joint31s1() {  # the same, another seed (data order and initialisation)
-  $ST --mode mt_lora --init_from $RUNS/mt_lora230 --seed 1 --out_dir $RUNS/joint31s1
-  python eval.py --ckpt $RUNS/joint31s1 --max_per_task 10 --systems mt_lora
+joint() {  # joint NAME [extra flags]
+  $ST --mode mt_lora --init_from $RUNS/mt_lora230 --out_dir $RUNS/$1 "${@:2}"
+  python eval.py --ckpt $RUNS/$1 --max_per_task 10 --systems mt_lora
 }
+joint31s1() { joint joint31s1 --seed 1; }  # the same, another seed (data order and initialisation)
 hyper() {  # hyper NAME [extra flags]
   $ST --mode hypernet --floor $RUNS/mt_lora230 --floor_trainable --task_lr_mult 10 --def_dropout 0 --out_dir $RUNS/$1 "${@:2}"
   python eval.py --ckpt $RUNS/$1 --max_per_task 10 --systems hypernet,hypernet_shuffled
@@ -49,6 +50,13 @@ bank31p() { hyper bank31p --task_code table --kind plain --task_lr_mult 1; }  # 
 bank31s() { hyper bank31s --task_code table --table_init same --task_lr_mult 3; }  # bank31, every A from one draw
 hyper31d() { hyper hyper31d --direct_rank 32 --task_lr_mult 1; }  # hyper31 plus a direct path code -> adapter
 hyper31ds1() { hyper hyper31ds1 --direct_rank 32 --task_lr_mult 1 --seed 1; }  # the same, seed 1 (joint31s1's draws)
+# 2026-12-08: a third seed, and the direct path at the bank's task-path lr
+joint31s2() { joint joint31s2 --seed 2; }
+hyper31ds2() { hyper hyper31ds2 --direct_rank 32 --task_lr_mult 1 --seed 2; }
+hyper31d3() { hyper hyper31d3 --direct_rank 32 --task_lr_mult 3; }  # hyper31d at bank31's lr x 3
+mean() {  # mean NAME: add eval.py's hypernet_mean control (every task gets the mean of the seen tasks' adapters)
+  python eval.py --ckpt $RUNS/$1 --max_per_task 10 --systems hypernet,hypernet_shuffled,hypernet_mean
+}
 dist31s() { python scripts/distil.py --bank $RUNS/bank31s --out_dir $RUNS/dist31s --steps 300 --lr 1e-2; }  # fit only
 lin31s() {  # bank31s's rows as a linear function of the codes: a training task gets its row, a new one the regression
   python scripts/distil.py --bank $RUNS/bank31s --out_dir $RUNS/lin31s --linear
@@ -59,8 +67,9 @@ lin31s() {  # bank31s's rows as a linear function of the codes: a training task 
 # last, alone on two threads (OMP_NUM_THREADS=2), and in a second session hyper31id, bank31 and hyper31m3 as
 # three one-thread jobs at once on the two cores, with the same commands otherwise.
 ARMS="joint31 hyper31 hyper31s1 joint31s1 hyper31id bank31 hyper31m3 bank31p"
-case ${1:-all} in  # one arm alone: run.sh joint31 | ... | bank31p | bank31s | hyper31d | hyper31ds1 | dist31s | lin31s
-  joint31|hyper31|hyper31s1|joint31s1|hyper31id|bank31|hyper31m3|bank31p|bank31s|hyper31d|hyper31ds1|dist31s|lin31s) $1 ;;
+case ${1:-all} in  # one arm alone: run.sh joint31 | ... | lin31s | joint31s2 | hyper31ds2 | hyper31d3 | mean NAME
+  joint31|hyper31|hyper31s1|joint31s1|hyper31id|bank31|hyper31m3|bank31p|bank31s|hyper31d|hyper31ds1|dist31s|lin31s|joint31s2|hyper31ds2|hyper31d3) $1 ;;
+  mean) mean $2 ;;
   all) { for r in joint31 hyper31s1 hyper31id hyper31m3; do $r > $RUNS/$r.log 2>&1; done; } &
        { for r in hyper31 joint31s1 bank31 bank31p; do $r > $RUNS/$r.log 2>&1; done; } &
        wait
