@@ -7,8 +7,10 @@ task instead of the definition (hyper31id), no decoder, each task's adapter lear
 plain LoRAs (bank31p) and with every row started at one draw (bank31s), and a text hypernetwork
 fitted to bank31s's rows (dist31s, scripts/distil.py); hyper31 with a direct path from the code to
 the adapter (hyper31d, --direct_rank 32), and that path set to the least-squares linear map from
-the codes to bank31s's rows (lin31s, distil.py --linear); hyper31d at seed 1 (hyper31ds1). The
-definition in the prompt, 10 held-out instances a task, paired 95 % bootstrap (`*`: the interval
+the codes to bank31s's rows (lin31s, distil.py --linear); hyper31d at seeds 1 and 2 (hyper31ds1,
+hyper31ds2, beside joint31s2) and at the bank's task-path lr (hyper31d3); "mean" rows: every task given
+the mean of the seen tasks' adapters (eval.py's hypernet_mean); "x3": the three seeds averaged instance
+by instance (the same instances in every seed). The definition in the prompt, 10 held-out instances a task, paired 95 % bootstrap (`*`: the interval
 excludes 0).
 
     python results/sni-joint-2026-12-07/compare.py [DATA_DIR]     # ../shared/data/sni by default
@@ -30,15 +32,18 @@ SYSTEMS = {  # the first is the reference
     "oracle230": oracle.SYSTEMS["oracle230"],
     "joint31": HERE / "joint31/predictions-mt_lora.jsonl",
     "joint31s1": HERE / "joint31s1/predictions-mt_lora.jsonl",  # the same with --seed 1
+    "joint31s2": HERE / "joint31s2/predictions-mt_lora.jsonl",  # and --seed 2
     "hyper31": HERE / "hyper31/predictions-hypernet.jsonl",
     "hyper31 shuffled": HERE / "hyper31/predictions-hypernet_shuffled.jsonl",
     "hyper31s1": HERE / "hyper31s1/predictions-hypernet.jsonl",  # the same with --seed 1
     "hyper31s1 shuffled": HERE / "hyper31s1/predictions-hypernet_shuffled.jsonl",
     **{f"{arm}{s}": HERE / f"{arm}/predictions-hypernet{s.replace(' ', '_')}.jsonl"  # shuffled: codes or rows permuted
        for arm in ("hyper31id", "bank31", "hyper31m3", "bank31p", "bank31s", "dist31s", "hyper31d", "lin31s",
-                   "hyper31ds1")
-       for s in ("", " shuffled")},
+                   "hyper31ds1", "hyper31ds2", "hyper31d3")
+       for s in ("", " shuffled", " mean")},
 }
+SEEDS = {"joint31 x3": ["joint31", "joint31s1", "joint31s2"], "hyper31d x3": ["hyper31d", "hyper31ds1", "hyper31ds2"],
+         "hyper31d shuffled x3": [f"{a} shuffled" for a in ("hyper31d", "hyper31ds1", "hyper31ds2")]}
 PAIRS = [("hyper31", "joint31"), ("hyper31s1", "joint31s1"), ("hyper31s1", "joint31"), ("joint31s1", "joint31"),
          ("hyper31", "hyper31 shuffled"), ("hyper31s1", "hyper31s1 shuffled"),
          ("oracle230", "joint31"), ("oracle230", "joint31s1"), ("oracle230", "hyper31"), ("oracle230", "hyper31s1"),
@@ -52,12 +57,24 @@ PAIRS = [("hyper31", "joint31"), ("hyper31s1", "joint31s1"), ("hyper31s1", "join
          ("hyper31d", "joint31"), ("hyper31d", "hyper31"), ("hyper31d", "bank31s"), ("hyper31d", "bank31"),
          ("hyper31d", "hyper31d shuffled"), ("oracle230", "hyper31d"),
          ("lin31s", "bank31s"), ("lin31s", "joint31"), ("lin31s", "hyper31"), ("lin31s", "lin31s shuffled"),
-         ("hyper31ds1", "joint31s1"), ("hyper31ds1", "hyper31s1"), ("hyper31ds1", "hyper31ds1 shuffled")]
+         ("hyper31ds1", "joint31s1"), ("hyper31ds1", "hyper31s1"), ("hyper31ds1", "hyper31ds1 shuffled"),
+         ("hyper31ds2", "joint31s2"), ("hyper31ds2", "hyper31ds2 shuffled"), ("joint31s2", "joint31"),
+         ("hyper31d x3", "joint31 x3"), ("hyper31d x3", "hyper31d shuffled x3"),
+         ("hyper31d3", "joint31"), ("hyper31d3", "hyper31d"), ("hyper31d3", "hyper31d3 shuffled"),
+         *((a, f"{a} mean") for a in ("hyper31d", "hyper31ds1", "hyper31ds2", "hyper31d3"))]
+
+
+def seed_mean(runs):
+    """The runs' records averaged instance by instance (every run holds the same instances)."""
+    keyed = [{(r["task"], r["id"]): r for r in rs} for rs in runs]
+    return [{**r, **{m: statistics.mean(k[r["task"], r["id"]][m] for k in keyed) for m in ("rougeL", "exact_match")}}
+            for r in runs[0]]
 
 
 def main(data_dir):
     kinds = oracle.seen_kinds(data_dir)[1]
     systems = {k: [json.loads(line) for line in open(p)] for k, p in SYSTEMS.items() if p.is_file()}
+    systems.update({k: seed_mean([systems[r] for r in runs]) for k, runs in SEEDS.items() if set(runs) <= set(systems)})
     t31 = {r["task"] for r in systems["joint31"] if r["split"] == "seen"}
     unseen = {r["task"] for r in systems["joint31"] if r["split"] == "unseen"}
     keep = {k: [r for r in rs if r["task"] in t31 | unseen] for k, rs in systems.items()}
@@ -89,7 +106,7 @@ def main(data_dir):
     print("| arm | val_loss | val_loss_shuffled | task_share | grad_task | training loss, steps 78-154 |\n"
           "|---|---|---|---|---|---|")
     for arm in ("joint31", "joint31s1", "hyper31", "hyper31s1", "hyper31id", "bank31", "bank31x10", "hyper31m3",
-                "bank31p", "bank31s", "hyper31d", "hyper31ds1"):
+                "bank31p", "bank31s", "hyper31d", "hyper31ds1", "joint31s2", "hyper31ds2", "hyper31d3"):
         path = HERE / arm / "logs/metrics.jsonl"
         if path.is_file():
             rows = [json.loads(line) for line in open(path)]
@@ -103,7 +120,7 @@ def main(data_dir):
                   f"{fit} |")
 
     print("\nPer seen task (ROUGE-L over its 10 instances; the shuffled controls in each arm's per_task.md):\n")
-    names = [n for n in names if not n.endswith("shuffled")]
+    names = [n for n in names if not n.endswith(("shuffled", "mean", "x3"))]
     print("| task | kind | " + " | ".join(names) + " | hyper31 - joint31 |\n" + "|---" * (len(names) + 3) + "|")
     means = {}
     for n in names:
