@@ -7,6 +7,7 @@ The hypernetwork: task text -> lightweight LoRA adapters for every target module
     W_0 = 0;  W_k = W_{k-1} + Head(Decoder(tokens(W_{k-1})))  k = 1..K, same Decoder and Head
     adapter = S + W_K (+ (C e) U)                            S: learned task-independent adapter;
                                                              optional direct path (direct_rank k > 0)
+    K = 0: adapter = S + (C e) U                             no decoder: a linear hypernetwork (ablation)
     (+ floor)                                                optional frozen multi-task LoRA underneath
 
 Two diagnostics replace the task text (task_code): "id", a learned code per training task fed to the
@@ -75,7 +76,7 @@ class HyperNetConfig:
     n_layers: int = 2                   # decoder layers
     n_heads: int = 8
     ffn_mult: int = 4                   # decoder MLP width = ffn_mult * d_h
-    iterations: int = 2                 # K
+    iterations: int = 2                 # K (0: no decoder, only S and the direct path)
     module_emb: bool = True             # E_layer + E_type on (off: modules differ only by W)
     shared: bool = True                 # learned task-independent adapter S
     max_task_tokens: int = 512          # task text is truncated to this many tokens
@@ -102,6 +103,9 @@ class HyperNetConfig:
             raise ValueError("direct_rank is a path from the task code: task_code 'table' has none")
         if self.table_init not in ("each", "same"):
             raise ValueError(f"table_init {self.table_init!r}: expected 'each' or 'same'")
+        if self.iterations < 0 or (self.iterations == 0 and not (self.direct_rank and self.shared)):
+            raise ValueError(f"iterations {self.iterations}: expected >= 1, or 0 with direct_rank > 0 and shared "
+                             f"(no decoder: the direct path carries the task, S holds A's random start)")
         if (self.task_code == "text") == bool(self.code_tasks):
             raise ValueError(f"task_code {self.task_code!r}: code_tasks must be given for 'id' and 'table' only")
 
@@ -140,7 +144,7 @@ class HyperNetwork(nn.Module):
                 self.code_table.data[:, m, : self.n_a] *= math.sqrt(self.a / i)
             if cfg.table_init == "same":  # one draw for every task (the same random numbers consumed)
                 self.code_table.data[1:] = self.code_table.data[0]
-        else:
+        elif cfg.iterations:
             self.task_proj = nn.Linear(args.dim, d)                    # P
             if cfg.module_emb:
                 self.layer_emb = nn.Embedding(args.n_layers, d)        # E_layer
@@ -152,13 +156,16 @@ class HyperNetwork(nn.Module):
             self.norm = nn.LayerNorm(d)
             self.head = nn.Linear(d, self.P)
             self.reset_head()
-            if cfg.task_code == "id":  # N(0, 1): the scale of a normalised text code (drawn last: the
-                self.code_table = nn.Parameter(torch.randn(n, args.dim))  # decoder starts as "text"'s)
-            if cfg.direct_rank:  # C (k, dim) at N(0, 1 / (k dim)): |c| ~ 1 for a unit-RMS code, so an Adam step
-                k = cfg.direct_rank  # of U moves a task's adapter by a few lr, as a bank row's (drawn after
-                self.direct_proj = nn.Parameter(torch.randn(k, args.dim) / math.sqrt(k * args.dim))  # the rest)
-                self.direct = nn.Parameter(torch.zeros(k, M, self.P))     # U: the path starts silent
+        if cfg.task_code == "id":  # N(0, 1): the scale of a normalised text code (drawn last: the
+            self.code_table = nn.Parameter(torch.randn(n, args.dim))  # decoder starts as "text"'s)
+        if cfg.direct_rank:  # C (k, dim) at N(0, 1 / (k dim)): |c| ~ 1 for a unit-RMS code, so an Adam step of
+            k = cfg.direct_rank  # U moves a task's adapter by a few lr, as a bank row's (drawn after the rest)
+            self.direct_proj = nn.Parameter(torch.randn(k, args.dim) / math.sqrt(k * args.dim))
+            self.direct = nn.Parameter(torch.zeros(k, M, self.P))         # U: the path starts silent
         self.shared = nn.Parameter(torch.zeros(M, self.P)) if cfg.shared else None  # S
+        if cfg.task_code != "table" and not cfg.iterations:  # no head bias: S holds A's start (LoRA's init)
+            with torch.no_grad():
+                self.shared[:, : self.n_a].uniform_(-1 / math.sqrt(self.a), 1 / math.sqrt(self.a))
         if cfg.floor_rank:  # saved with the hypernetwork (its checkpoint stands alone): frozen buffers,
             self.floor = nn.Module()  # or parameters that go on training as the mt_lora would
             add = (lambda n, t: self.floor.register_parameter(n, nn.Parameter(t))) if cfg.floor_trainable \
@@ -263,12 +270,13 @@ class HyperNetwork(nn.Module):
         """The parameters through which the task enters (train.py logs their gradient norm)."""
         if self.cfg.task_code == "table":
             return [self.code_table]
-        return (list(self.task_proj.parameters()) + ([self.code_table] if self.cfg.task_code == "id" else [])
+        return (list(self.task_proj.parameters() if self.cfg.iterations else [])
+                + ([self.code_table] if self.cfg.task_code == "id" else [])
                 + ([self.direct_proj, self.direct] if self.cfg.direct_rank else []))
 
     def shared_parameters(self):
         """The task-independent parameters: S and the head bias (the adapter every task starts from)."""
-        bias = self.head.bias if self.cfg.task_code != "table" else None  # "table" has no head
+        bias = self.head.bias if hasattr(self, "head") else None  # "table" and K = 0 have no head
         return [p for p in (self.shared, bias) if p is not None]
 
     def forward(self, codes, iterations=None):
@@ -280,10 +288,11 @@ class HyperNetwork(nn.Module):
             W = rows * self.mask
         else:
             e = self.normalise(codes) if self.cfg.task_code == "text" else rows
-            ctx = self.task_proj(e)[:, None, :]                           # (N, 1, d)
             W = torch.zeros(codes.shape[0], len(self.crop), self.P, device=codes.device)
-            for _ in range(iterations or self.cfg.iterations):
-                W = W + self.step(ctx, W)
+            if self.cfg.iterations:
+                ctx = self.task_proj(e)[:, None, :]                       # (N, 1, d)
+                for _ in range(iterations or self.cfg.iterations):
+                    W = W + self.step(ctx, W)
             if self.cfg.direct_rank:  # (N, k) @ (k, M * P): each task's adapter a combination of U's k rows
                 W = W + ((e @ self.direct_proj.T) @ self.direct.flatten(1)).view_as(W) * self.mask
         if self.shared is not None:
@@ -553,8 +562,9 @@ def main(argv=None):
         sys.exit(f"error: --config {a.config}: {e}")
     print(f"model: dim {args.dim}, {args.n_layers} layers, targets {','.join(cfg.targets)} -> {s['modules']} modules")
     inner = f"a={cfg.a}, b={cfg.b}" if cfg.kind == "lightweight" else "A (r, in), B (out, r)"
-    print(f"adapter: {cfg.kind}, r={cfg.rank}, {inner}, alpha={cfg.alpha}; decoder d_h={cfg.d_h}, "
-          f"{cfg.n_layers} layers, K={cfg.iterations}")
+    net = f"decoder d_h={cfg.d_h}, {cfg.n_layers} layers, K={cfg.iterations}" if cfg.iterations else "no decoder (K=0)"
+    print(f"adapter: {cfg.kind}, r={cfg.rank}, {inner}, alpha={cfg.alpha}; {net}"
+          + (f", direct path k={cfg.direct_rank}" if cfg.direct_rank else ""))
     print(f"hypernet params:              {s['hypernet_params']:,}")
     print(f"generated numbers per module: {s['numbers_per_module']:,}")
     print(f"generated numbers per task:   {s['adapter_numbers']:,}")

@@ -103,7 +103,8 @@ def get_parser():
     g.add_argument("--alpha", type=float, default=16.0, help="scale s = alpha / r")
     g.add_argument("--d_h", type=int, default=512, help="hypernetwork width")
     g.add_argument("--hn_layers", type=int, default=2, help="hypernetwork decoder layers")
-    g.add_argument("--iterations", type=int, default=2, help="K refinement passes")
+    g.add_argument("--iterations", type=int, default=2, help="K refinement passes (0: no decoder, with --direct_rank: "
+                   "a linear hypernetwork, adapter = S + (C e) U)")
     g.add_argument("--no_module_emb", action="store_true", help="ablation: no layer/type embeddings")
     g.add_argument("--direct_rank", type=int, default=0, help="k > 0: add a direct path from the task code to the "
                    "adapter, W += (C e) U with U (k, modules, numbers) from zero: a low-rank bank the text indexes")
@@ -175,10 +176,10 @@ RESUME_FREE_FLAGS = ("out_dir", "max_steps", "micro_batch_size", "micro_batch_to
 # (flags, test, what is expected): checked before anything is loaded or written
 ARG_RULES = [
     (("max_steps", "tasks_per_step", "examples_per_task", "grad_accum", "micro_batch_size", "max_len", "rank",
-      "lora_a", "lora_b", "d_h", "hn_layers", "iterations", "log_every", "save_every", "keep_last",
+      "lora_a", "lora_b", "d_h", "hn_layers", "log_every", "save_every", "keep_last",
       "max_bad_steps", "val_per_task"), lambda v: v >= 1, "an integer >= 1"),
     (("n_heldout", "warmup_steps", "eval_every", "samples", "n_shot", "task_examples", "micro_batch_tokens",
-      "direct_rank"),
+      "direct_rank", "iterations"),
      lambda v: v >= 0, "an integer >= 0"),
     (("max_train_instances",), lambda v: v is None or v >= 1, "an integer >= 1"),
     (("lr", "alpha", "task_lr_mult"), lambda v: math.isfinite(v) and v > 0, "a number > 0"),
@@ -212,6 +213,9 @@ def check_args(args):
     elif args.task_code != "text" and (args.code_dropout or args.code_noise or args.task_examples):
         problems.append(f"--code_dropout / --code_noise / --task_examples act on the task's text: --task_code "
                         f"{args.task_code} reads none")
+    if args.iterations == 0 and not (args.mode == "hypernet" and args.direct_rank and args.task_code != "table"):
+        problems.append("--iterations 0 (no decoder) needs --mode hypernet with --direct_rank k > 0: the direct path "
+                        "is then the only way the task enters")
     if args.floor_trainable and not args.floor:
         problems.append("--floor_trainable needs --floor <mt_lora run>")
     if args.resume and args.overwrite:

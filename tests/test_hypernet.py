@@ -1,4 +1,5 @@
 import json
+import math
 import random
 from dataclasses import asdict
 import subprocess
@@ -586,3 +587,30 @@ def test_direct_path_starts_silent_and_can_write_any_bank():
     assert any(p is hn.direct for p in hn.task_parameters()) and any(p is hn.direct_proj for p in hn.task_parameters())
     with pytest.raises(ValueError, match="direct_rank is a path from the task code: task_code 'table' has none"):
         HyperNetConfig(task_code="table", code_tasks=("t0",), direct_rank=4)
+
+
+def test_linear_hypernetwork_without_decoder():
+    """iterations 0: no decoder at all, adapter = S + (C e) U. S holds LoRA's start (A random within PEFT's
+    bound, B = 0: a no-op whose B still gets a gradient); the task enters through C and U only."""
+    model = random_model(0)
+    hn = HyperNetwork(HyperNetConfig(**{**SMALL, "iterations": 0}, direct_rank=3), model.args)
+    assert {k.split(".")[0] for k in hn.state_dict()} == {"task_mean", "task_scale", "direct_proj", "direct", "shared"}
+    bound = 1 / math.sqrt(hn.a)
+    A, B = hn.shared[:, : hn.n_a], hn.shared[:, hn.n_a:]
+    assert 0.9 * bound < A.abs().max() <= bound and B.abs().max() == 0
+    hn.fit_stats_from_codes(torch.randn(8, model.args.dim))
+    codes = torch.randn(2, model.args.dim)
+    torch.testing.assert_close(hn(codes), hn.shared.expand(2, -1, -1) * hn.mask, rtol=0, atol=0)
+    with torch.no_grad():
+        hn.direct.normal_()
+    c = hn.normalise(codes) @ hn.direct_proj.T  # (2, k)
+    want = hn.shared + torch.einsum("nk,kmp->nmp", c, hn.direct)
+    torch.testing.assert_close(hn(codes), want * hn.mask, rtol=1e-5, atol=1e-5)
+    assert [id(p) for p in hn.task_parameters()] == [id(hn.direct_proj), id(hn.direct)]
+    assert [id(p) for p in hn.shared_parameters()] == [id(hn.shared)]
+    hn(codes).pow(2).sum().backward()
+    assert hn.direct.grad.abs().sum() > 0 and hn.direct_proj.grad.abs().sum() > 0
+    for bad in (dict(iterations=0), dict(iterations=0, direct_rank=3, shared=False), dict(iterations=-1)):
+        with pytest.raises(ValueError, match="expected >= 1, or 0 with direct_rank > 0 and shared"):
+            HyperNetConfig(**bad)
+

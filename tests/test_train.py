@@ -275,6 +275,16 @@ def test_init_from_a_hypernet_run_starts_where_it_ended(ckpt, tmp_path, capsys):
     assert not (tmp_path / "bad").exists()
 
 
+def test_linear_hypernetwork_trains(ckpt, tmp_path):
+    """--iterations 0 --direct_rank k (no decoder): the run trains, its loss falls, and only S, C and U are saved."""
+    run_train(ckpt, tmp_path / "run", "--max_steps", "8", "--save_every", "8", "--lr", "3e-2", "--iterations", "0",
+              "--direct_rank", "4")
+    rows = losses(tmp_path / "run")
+    assert sum(r["loss"] for r in rows[-3:]) < sum(r["loss"] for r in rows[:3]) - 0.5
+    saved = load_file(tmp_path / "run" / "step_000008" / "trainable.safetensors")
+    assert set(saved) == {"direct_proj", "direct", "shared", "task_mean", "task_scale"}, set(saved)
+
+
 def test_task_lr_mult_scales_only_the_task_path(ckpt, tmp_path):
     """--task_lr_mult m: one step moves the task path (everything but S and the head bias) as lr * m
     would, and S and the head bias as lr would: run A (lr, m=10) equals run C (10 lr) on the task path
@@ -360,6 +370,8 @@ def test_every_flag_is_classified_for_resume():
     ("--task_code", "id --mode mt_lora", "--task_code id is the hypernetwork's: --mode mt_lora has none"),
     ("--direct_rank", "4 --mode mt_lora", "--direct_rank is the hypernetwork's: --mode mt_lora has none"),
     ("--direct_rank", "-1", "--direct_rank -1: expected an integer >= 0"),
+    ("--iterations", "0", "--iterations 0 (no decoder) needs --mode hypernet with --direct_rank k > 0"),
+    ("--iterations", "-1", "--iterations -1: expected an integer >= 0"),
     ("--table_init", "same --task_code id", "--table_init is the bank's (--task_code table), not --task_code id's"),
 ])
 def test_bad_flag_values_fail_before_anything_is_written(ckpt, tmp_path, capsys, flag, value, expected):
