@@ -8,7 +8,8 @@ plain LoRAs (bank31p) and with every row started at one draw (bank31s), and a te
 fitted to bank31s's rows (dist31s, scripts/distil.py); hyper31 with a direct path from the code to
 the adapter (hyper31d, --direct_rank 32), and that path set to the least-squares linear map from
 the codes to bank31s's rows (lin31s, distil.py --linear); hyper31d at seeds 1 and 2 (hyper31ds1,
-hyper31ds2, beside joint31s2) and at the bank's task-path lr (hyper31d3); "mean" rows: every task given
+hyper31ds2, beside joint31s2), at the bank's task-path lr (hyper31d3) and without the decoder
+(hyper31k0: --iterations 0, adapter = S + (C e) U); "mean" rows: every task given
 the mean of the seen tasks' adapters (eval.py's hypernet_mean); "x3": the three seeds averaged instance
 by instance (the same instances in every seed). The definition in the prompt, 10 held-out instances a task, paired 95 % bootstrap (`*`: the interval
 excludes 0).
@@ -39,7 +40,7 @@ SYSTEMS = {  # the first is the reference
     "hyper31s1 shuffled": HERE / "hyper31s1/predictions-hypernet_shuffled.jsonl",
     **{f"{arm}{s}": HERE / f"{arm}/predictions-hypernet{s.replace(' ', '_')}.jsonl"  # shuffled: codes or rows permuted
        for arm in ("hyper31id", "bank31", "hyper31m3", "bank31p", "bank31s", "dist31s", "hyper31d", "lin31s",
-                   "hyper31ds1", "hyper31ds2", "hyper31d3")
+                   "hyper31ds1", "hyper31ds2", "hyper31d3", "hyper31k0")
        for s in ("", " shuffled", " mean")},
 }
 SEEDS = {"joint31 x3": ["joint31", "joint31s1", "joint31s2"], "hyper31d x3": ["hyper31d", "hyper31ds1", "hyper31ds2"],
@@ -61,7 +62,8 @@ PAIRS = [("hyper31", "joint31"), ("hyper31s1", "joint31s1"), ("hyper31s1", "join
          ("hyper31ds2", "joint31s2"), ("hyper31ds2", "hyper31ds2 shuffled"), ("joint31s2", "joint31"),
          ("hyper31d x3", "joint31 x3"), ("hyper31d x3", "hyper31d shuffled x3"),
          ("hyper31d3", "joint31"), ("hyper31d3", "hyper31d"), ("hyper31d3", "hyper31d3 shuffled"),
-         *((a, f"{a} mean") for a in ("hyper31d", "hyper31ds1", "hyper31ds2", "hyper31d3"))]
+         ("hyper31k0", "joint31"), ("hyper31k0", "hyper31d"), ("hyper31k0", "hyper31k0 shuffled"),
+         *((a, f"{a} mean") for a in ("hyper31d", "hyper31ds1", "hyper31ds2", "hyper31d3", "hyper31k0"))]
 
 
 def seed_mean(runs):
@@ -106,7 +108,7 @@ def main(data_dir):
     print("| arm | val_loss | val_loss_shuffled | task_share | grad_task | training loss, steps 78-154 |\n"
           "|---|---|---|---|---|---|")
     for arm in ("joint31", "joint31s1", "hyper31", "hyper31s1", "hyper31id", "bank31", "bank31x10", "hyper31m3",
-                "bank31p", "bank31s", "hyper31d", "hyper31ds1", "joint31s2", "hyper31ds2", "hyper31d3"):
+                "bank31p", "bank31s", "hyper31d", "hyper31ds1", "joint31s2", "hyper31ds2", "hyper31d3", "hyper31k0"):
         path = HERE / arm / "logs/metrics.jsonl"
         if path.is_file():
             rows = [json.loads(line) for line in open(path)]
