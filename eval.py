@@ -60,9 +60,9 @@ METRIC_VERSION = "sni-official-1: normalized exact match (articles kept), rouge-
                  "stemming, max over references, x100; non-English outputs on script-aware tokens"
 SYSTEMS = ("base", "fewshot", "base_chat", "fewshot_chat", "hypernet", "hypernet_shuffled", "hypernet_mean", "mt_lora",
            "lora")
+HYPERNET_SYSTEMS = ("hypernet", "hypernet_shuffled", "hypernet_mean")
 OPT_IN = ("hypernet_mean",)  # not among the defaults: run only when --systems names them
-DIFFERENCES = (("hypernet", "base"), ("hypernet", "fewshot"), ("hypernet", "hypernet_shuffled"), ("hypernet", "hypernet_mean"),
-               ("hypernet", "mt_lora"), ("hypernet", "lora"))
+DIFFERENCES = tuple(("hypernet", s) for s in ("base", "fewshot", "hypernet_shuffled", "hypernet_mean", "mt_lora", "lora"))
 N_BOOTSTRAP = 1000
 
 # ----------------------------------------------------------------------------- metrics (SNI's semantics)
@@ -620,7 +620,7 @@ def applicable_systems(args, run):
         if r is not None and r["mode"] != mode:
             raise ValueError(f"{flag} {r['dir']}: a --mode {r['mode']} run, expected --mode {mode}")
     have = ["base", "fewshot", "base_chat", "fewshot_chat"] \
-        + ["hypernet", "hypernet_shuffled", "hypernet_mean"] * (run["mode"] == "hypernet") \
+        + list(HYPERNET_SYSTEMS) * (run["mode"] == "hypernet") \
         + ["mt_lora"] * (mt is not None) + ["lora"] * (lr is not None)
     if args.systems is None:
         return [s for s in have if s not in OPT_IN], mt, lr
@@ -643,8 +643,7 @@ def evaluate(args):
     cfg = run["config"]
     systems, mt_run, lora_run = applicable_systems(args, run)
     ckpt_dir, dtype, max_len, tokenizer, model = load_base(args, cfg)
-    hypernet = load_hypernet(run, model, ckpt_dir, args.device) if {"hypernet", "hypernet_shuffled", "hypernet_mean"} & set(systems) \
-        else None
+    hypernet = load_hypernet(run, model, ckpt_dir, args.device) if set(HYPERNET_SYSTEMS) & set(systems) else None
     banks = {name: lora_bank(r, model.args, ckpt_dir) for name, r in (("mt_lora", mt_run), ("lora", lora_run))
              if name in systems}
 
@@ -769,8 +768,8 @@ def evaluate(args):
         if "hypernet_mean" in systems:
             if not seen:
                 raise ValueError(f"--systems hypernet_mean: no seen task in {where} to average over")
-            bank = mean_adapter(fold(model, inject, hn.adapters(W), dtype), list(range(len(seen))))
             n = len(seen)
+            bank = mean_adapter(fold(model, inject, hn.adapters(W[:n]), dtype), list(range(n)))
             with injected(model, **{**plain, "rank": n * plain["rank"], "alpha": n * plain["alpha"]}):
                 hn.attach_floor(model)
                 run_system("hypernet_mean", {"system": "hypernet_mean", "adapter_only": args.adapter_only},
@@ -823,8 +822,8 @@ def evaluate(args):
     if xl:
         notes.append(f"{len(xl)} tasks with non-English outputs scored on script-aware tokens (eval.XlingualTokenizer)")
     if args.adapter_only:
-        notes.append("adapter systems (hypernet, hypernet_shuffled, hypernet_mean, mt_lora, lora): prompts without the definition "
-                     "(--adapter_only); base systems keep it")
+        notes.append("adapter systems (hypernet, hypernet_shuffled, hypernet_mean, mt_lora, lora): prompts without the "
+                     "definition (--adapter_only); base systems keep it")
     for key, d in results["diversity"].items():
         notes.append(f"{key} adapters: mean pairwise cosine {d['cos']:.4f}, task share of the energy {d['task_share']:.4f}")
     sp = results["speed"]

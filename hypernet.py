@@ -158,8 +158,8 @@ class HyperNetwork(nn.Module):
             self.reset_head()
         if cfg.task_code == "id":  # N(0, 1): the scale of a normalised text code (drawn last: the
             self.code_table = nn.Parameter(torch.randn(n, args.dim))  # decoder starts as "text"'s)
-        if cfg.direct_rank:  # C (k, dim) at N(0, 1 / (k dim)): |c| ~ 1 for a unit-RMS code, so an Adam step of
-            k = cfg.direct_rank  # U moves a task's adapter by a few lr, as a bank row's (drawn after the rest)
+        if cfg.direct_rank:  # C (k, dim) at N(0, 1 / (k dim)): |c| ~ 1 for a unit-RMS code; an Adam step of U
+            k = cfg.direct_rank  # moves a task's adapter by ~lr sqrt(2k / pi) (docs/DESIGN.md); drawn after the rest
             self.direct_proj = nn.Parameter(torch.randn(k, args.dim) / math.sqrt(k * args.dim))
             self.direct = nn.Parameter(torch.zeros(k, M, self.P))         # U: the path starts silent
         self.shared = nn.Parameter(torch.zeros(M, self.P)) if cfg.shared else None  # S
