@@ -55,6 +55,7 @@ joint31s2() { joint joint31s2 --seed 2; }
 hyper31ds2() { hyper hyper31ds2 --direct_rank 32 --task_lr_mult 1 --seed 2; }
 hyper31d3() { hyper hyper31d3 --direct_rank 32 --task_lr_mult 3; }  # hyper31d at bank31's lr x 3
 hyper31k0() { hyper hyper31k0 --direct_rank 32 --task_lr_mult 1 --iterations 0; }  # hyper31d without the decoder
+hyper31k0h() { hyper hyper31k0h --direct_rank 32 --task_lr_mult 0.5 --iterations 0; }  # hyper31k0 at half the step
 mean() {  # mean NAME: add eval.py's hypernet_mean control (every task gets the mean of the seen tasks' adapters)
   python eval.py --ckpt $RUNS/$1 --max_per_task 10 --systems hypernet,hypernet_shuffled,hypernet_mean
 }
@@ -68,8 +69,8 @@ lin31s() {  # bank31s's rows as a linear function of the codes: a training task 
 # last, alone on two threads (OMP_NUM_THREADS=2), and in a second session hyper31id, bank31 and hyper31m3 as
 # three one-thread jobs at once on the two cores, with the same commands otherwise.
 ARMS="joint31 hyper31 hyper31s1 joint31s1 hyper31id bank31 hyper31m3 bank31p"
-case ${1:-all} in  # one arm alone: run.sh joint31 | ... | lin31s | joint31s2 | hyper31ds2 | hyper31d3 | hyper31k0 | mean NAME
-  joint31|hyper31|hyper31s1|joint31s1|hyper31id|bank31|hyper31m3|bank31p|bank31s|hyper31d|hyper31ds1|dist31s|lin31s|joint31s2|hyper31ds2|hyper31d3|hyper31k0) $1 ;;
+case ${1:-all} in  # one arm alone: run.sh joint31 | ... | lin31s | joint31s2 | hyper31ds2 | hyper31d3 | hyper31k0 | hyper31k0h | mean NAME
+  joint31|hyper31|hyper31s1|joint31s1|hyper31id|bank31|hyper31m3|bank31p|bank31s|hyper31d|hyper31ds1|dist31s|lin31s|joint31s2|hyper31ds2|hyper31d3|hyper31k0|hyper31k0h) $1 ;;
   mean) mean $2 ;;
   all) { for r in joint31 hyper31s1 hyper31id hyper31m3; do $r > $RUNS/$r.log 2>&1; done; } &
        { for r in hyper31 joint31s1 bank31 bank31p; do $r > $RUNS/$r.log 2>&1; done; } &
