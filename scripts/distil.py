@@ -99,8 +99,8 @@ def main(argv=None):
             c = (E @ hn.direct_proj.T).double()  # (n, n): as forward() computes it, so U matches what it multiplies
             T = ((bank.code_table - bank.code_table.mean(0)) * bank.mask).double().flatten(1)  # rows minus their mean
             hn.direct.copy_((torch.linalg.pinv(c, hermitian=True) @ T).view_as(hn.direct))
-            print(f"linear map: Gram eigenvalues {torch.linalg.eigvalsh(c)[1:].min():.3g} .. {torch.linalg.eigvalsh(c).max():.3g} "
-                  "(the smallest, ~0, is the centring's)")
+            eig = torch.linalg.eigvalsh(c)  # ascending
+            print(f"linear map: Gram eigenvalues {eig[1:].min():.3g} .. {eig.max():.3g} (the smallest, ~0, is the centring's)")
         a.steps = 0
     with torch.no_grad():
         target = bank.adapters(bank(torch.arange(n)))

@@ -12,8 +12,8 @@ hyper31ds2, beside joint31s2), at the bank's task-path lr (hyper31d3) and withou
 (hyper31k0: --iterations 0, adapter = S + (C e) U); "mean" rows: every task given
 the mean of the seen tasks' adapters (eval.py's hypernet_mean); "x3": the three seeds averaged instance
 by instance (the same instances in every seed; under each such pair, the three seeds' own differences
-and a t interval over seeds, which the instance bootstrap does not see). The definition in the prompt, 10 held-out instances a task, paired 95 % bootstrap (`*`: the interval
-excludes 0).
+and a t interval over seeds, which the instance bootstrap does not see). The definition in the prompt,
+10 held-out instances a task, paired 95 % bootstrap (`*`: the interval excludes 0).
 
     python results/sni-joint-2026-12-07/compare.py [DATA_DIR]     # ../shared/data/sni by default
 """
@@ -45,10 +45,9 @@ SYSTEMS = {  # the first is the reference
        for s in ("", " shuffled", " mean")},
 }
 T975 = {2: 4.303}  # Student's t, 97.5 % quantile, by degrees of freedom (3 seeds: 2)
-SEED_PAIRS = {("hyper31d x3", "joint31 x3"): [("hyper31d", "joint31"), ("hyper31ds1", "joint31s1"), ("hyper31ds2", "joint31s2")],
-              ("hyper31d x3", "hyper31d shuffled x3"): [(a, f"{a} shuffled") for a in ("hyper31d", "hyper31ds1", "hyper31ds2")]}
-SEEDS = {"joint31 x3": ["joint31", "joint31s1", "joint31s2"], "hyper31d x3": ["hyper31d", "hyper31ds1", "hyper31ds2"],
-         "hyper31d shuffled x3": [f"{a} shuffled" for a in ("hyper31d", "hyper31ds1", "hyper31ds2")]}
+SEEDS = {  # seed averages: their members, seed by seed (pairs of them are compared seed by seed too)
+    "joint31 x3": ["joint31", "joint31s1", "joint31s2"], "hyper31d x3": ["hyper31d", "hyper31ds1", "hyper31ds2"],
+    "hyper31d shuffled x3": [f"{a} shuffled" for a in ("hyper31d", "hyper31ds1", "hyper31ds2")]}
 PAIRS = [("hyper31", "joint31"), ("hyper31s1", "joint31s1"), ("hyper31s1", "joint31"), ("joint31s1", "joint31"),
          ("hyper31", "hyper31 shuffled"), ("hyper31s1", "hyper31s1 shuffled"),
          ("oracle230", "joint31"), ("oracle230", "joint31s1"), ("oracle230", "hyper31"), ("oracle230", "hyper31s1"),
@@ -103,8 +102,8 @@ def main(data_dir):
             pa, pb = part[a], part[b]
             if pa and pb:
                 print(f"{a} - {b}, {split}: {by_answer.paired_cell(pa, pb, split)}")
-                if (a, b) in SEED_PAIRS:  # the interval above resamples instances only; this one, seeds
-                    d = [by_answer.task_mean(part[x]) - by_answer.task_mean(part[y]) for x, y in SEED_PAIRS[a, b]]
+                if a in SEEDS and b in SEEDS:  # the interval above resamples instances only; this one, seeds
+                    d = [by_answer.task_mean(part[x]) - by_answer.task_mean(part[y]) for x, y in zip(SEEDS[a], SEEDS[b])]
                     m, h = statistics.mean(d), T975[len(d) - 1] * statistics.stdev(d) / len(d) ** 0.5
                     print(f"    per seed {', '.join(f'{x:+.1f}' for x in d)}: mean {m:+.1f}, t interval over seeds "
                           f"[{m - h:+.1f}, {m + h:+.1f}]")
