@@ -5,16 +5,17 @@
     python eval.py --ckpt runs/demo --task "Write the word backwards." --input hello --input world   # try an adapter
 
 The base model, data folder, split, held-out selection and prompt length come from the run's own
-saved config (step_N/state.json); --data_dir / --split evaluate on another folder of the same layout.
+saved config (step_N/state.json); --data_dir / --split evaluate on another folder of the same layout;
+--tasks evaluates only some of the run's training tasks as seen (a run over many tasks, scored on a few).
 
 Systems (rows of the table):
     base, fewshot           the frozen model, definition + input (the training prompt), with --shots examples
     base_chat, fewshot_chat the same text inside the model's own chat format (the demo model is an instruct model)
     hypernet                the adapter the hypernetwork writes from the task's definition
     hypernet_shuffled       control: each task gets the adapter written from another task's definition
-    hypernet_mean           control (only when named in --systems): every task gets the mean of the seen tasks'
-                            adapters, the fair control on unseen tasks (a shuffled one hands a new task some
-                            seen task's sharp adapter)
+    hypernet_mean           control (only when named in --systems): every task gets the mean of the adapters of
+                            all the run's training tasks, the fair control on unseen tasks (a shuffled one hands
+                            a new task some seen task's sharp adapter)
     mt_lora                 one LoRA trained on all seen tasks (--mt_lora_ckpt, or a --mode mt_lora run as --ckpt)
     lora                    one LoRA per seen task (--lora_ckpt), on the tasks it was trained on
 
@@ -532,6 +533,9 @@ def get_args(argv=None):
     p.add_argument("--data_dir", default=None, help="SNI folder (default: the run's; 'builtin' for the built-in tasks)")
     p.add_argument("--split", default=None, help="splits/<split>/ (default: the run's)")
     p.add_argument("--max_per_task", type=int, default=100, help="instances per task (SNI: 100)")
+    p.add_argument("--tasks", default=None,
+                   help="comma-separated training tasks of the run to evaluate as seen (default: all of them); "
+                        "unseen tasks are all evaluated, hypernet_mean still averages over every training task")
     p.add_argument("--systems", default=None,
                    help=f"comma-separated subset of {','.join(SYSTEMS)} (default: all that apply but {','.join(OPT_IN)})")
     p.add_argument("--shots", type=int, default=2, help="positive examples in the fewshot prompts")
@@ -612,6 +616,19 @@ def try_adapter(args):
         print(f"| {cell(x)} | {cell(b)} | {cell(a)} |")
 
 
+def seen_names(spec, trained) -> list:
+    """--tasks: the run's training tasks to evaluate as seen, in the run's order (spec None: all of them)."""
+    if spec is None:
+        return list(trained)
+    names = {n.strip() for n in spec.split(",") if n.strip()}
+    bad = sorted(names - set(trained))
+    if bad or not names:
+        raise ValueError(f"--tasks: {', '.join(bad[:3]) or 'no name'}{' ...' if len(bad) > 3 else ''} "
+                         f"{'is' if len(bad) == 1 else 'are'} not among the run's {len(trained)} training tasks "
+                         f"(e.g. {trained[0]})")
+    return [n for n in trained if n in names]
+
+
 def applicable_systems(args, run):
     """(systems to run, mt_lora run, lora run); one-line errors for what cannot run."""
     mt = open_run(args.mt_lora_ckpt) if args.mt_lora_ckpt else (run if run["mode"] == "mt_lora" else None)
@@ -642,6 +659,8 @@ def evaluate(args):
     run = open_run(args.ckpt, args.step)
     cfg = run["config"]
     systems, mt_run, lora_run = applicable_systems(args, run)
+    trained = list(run["ckpts"]) if run["mode"] == "lora" else cfg["tasks"]
+    evaluated = seen_names(args.tasks, trained)  # before the model loads: a wrong name fails at once
     ckpt_dir, dtype, max_len, tokenizer, model = load_base(args, cfg)
     hypernet = load_hypernet(run, model, ckpt_dir, args.device) if set(HYPERNET_SYSTEMS) & set(systems) else None
     banks = {name: lora_bank(r, model.args, ckpt_dir) for name, r in (("mt_lora", mt_run), ("lora", lora_run))
@@ -653,14 +672,13 @@ def evaluate(args):
     split = args.split or cfg["split"]
     taskset = data.load_tasks(data_dir, split, english_only=cfg["english_only"], n_heldout=cfg["n_heldout"],
                               seed=cfg["data_seed"], strict=not args.skip_bad_tasks)
-    trained = list(run["ckpts"]) if run["mode"] == "lora" else cfg["tasks"]
     by_name = {t.name: t for t in taskset.seen}
     missing = [n for n in trained if n not in by_name]
     where = f"{data_dir or 'built-in tasks'} (split {split})"
     if missing and (len(missing) < len(trained) or not explicit):
         raise ValueError(f"{where}: {len(missing)} of the run's {len(trained)} training tasks are not among its train tasks "
                          f"(e.g. {missing[0]}); use the run's data folder and split")
-    seen = [by_name[n] for n in trained if n in by_name]
+    seen = [by_name[n] for n in evaluated if n in by_name]
     unseen = [t for t in taskset.unseen if t.name not in trained]
     tasks = seen + unseen
     if not tasks:
@@ -766,13 +784,16 @@ def evaluate(args):
                                lambda r, b=bank: set_bank_rows(model, b, r), rows, with_definition=not args.adapter_only)
                     lora.clear_weights(model)
         if "hypernet_mean" in systems:
-            if not seen:
+            pool = [by_name[n] for n in trained if n in by_name]  # every training task, evaluated (--tasks) or not
+            if not pool:
                 raise ValueError(f"--systems hypernet_mean: no seen task in {where} to average over")
-            n = len(seen)
-            bank = mean_adapter(fold(model, inject, hn.adapters(W[:n]), dtype), list(range(n)))
+            n = len(pool)
+            Wp = W[:n] if n == len(seen) else hn(hn.task_codes(
+                model, tokenizer, [data.task_text(t, cfg.get("task_examples", 0)) for t in pool], [t.name for t in pool]))
+            bank = mean_adapter(fold(model, inject, hn.adapters(Wp), dtype), list(range(n)))
             with injected(model, **{**plain, "rank": n * plain["rank"], "alpha": n * plain["alpha"]}):
                 hn.attach_floor(model)
-                run_system("hypernet_mean", {"system": "hypernet_mean", "adapter_only": args.adapter_only},
+                run_system("hypernet_mean", {"system": "hypernet_mean", "adapter_only": args.adapter_only, "mean_over": n},
                            lambda r: lora.set_weights(model, bank), with_definition=not args.adapter_only)
                 lora.clear_weights(model)
         for part, idx in (("seen", range(len(seen))), ("unseen", range(len(seen), len(tasks)))):

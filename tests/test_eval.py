@@ -397,6 +397,30 @@ def test_hypernet_mean_system(runs, capsys):
     capsys.readouterr()
 
 
+def test_tasks_evaluates_a_subset_of_the_seen_tasks(runs, capsys):
+    """--tasks scores only the named training tasks as seen (in the run's order) and every unseen task;
+    hypernet_mean still averages all 16 training tasks' adapters, so its answers equal those of the full
+    evaluation (a table run: no text encoding whose batching could round differently; a batch holds one
+    task's instances). A name that is not a training task fails in one line."""
+    train.main(["--ckpt_dir", str(runs / "tiny"), "--out_dir", str(runs / "tbl"), "--task_code", "table", *TINY,
+                *TINY_TRAIN, "--lr", "1e-2"])
+    flags = ["--ckpt", str(runs / "tbl"), "--systems", "hypernet,hypernet_mean", "--max_per_task", "2",
+             "--max_len", "240", "--max_new_tokens", "16"]
+    preds = lambda: [json.loads(l) for l in (runs / "tbl/eval/builtin-2/predictions-hypernet_mean.jsonl").read_text().splitlines()]
+    full = ev.main(flags)
+    before = preds()
+    names = full["tasks"]["seen"]
+    res = ev.main(flags + ["--tasks", f"{names[3]},{names[1]}"])
+    assert len(names) == 16 and res["tasks"]["seen"] == [names[1], names[3]]
+    assert res["tasks"]["unseen"] == full["tasks"]["unseen"] and len(res["tasks"]["unseen"]) > 0
+    assert res["systems"]["hypernet_mean"]["settings"]["mean_over"] == 16
+    keep = {names[1], names[3], *res["tasks"]["unseen"]}
+    assert [(r["id"], r["prediction"]) for r in preds()] == [(r["id"], r["prediction"]) for r in before if r["task"] in keep]
+    capsys.readouterr()
+    code, err = run_eval_cli("--ckpt", str(runs / "tbl"), "--tasks", f"{names[0]},no_such_task")
+    assert code != 0 and err.count("\n") == 0 and "--tasks: no_such_task is not among the run's 16 training tasks" in err, err
+
+
 def test_task_code_table_evaluates_seen_and_unseen_tasks(runs, capsys):
     """A --task_code table run (codes are task indices) goes through the same evaluation: with its
     adapters still B = 0 every task, seen or unseen (the mean row), answers exactly as the floor's

@@ -23,9 +23,10 @@ cd $(git rev-parse --show-toplevel)
 RUNS=${RUNS:-runs}
 export OMP_NUM_THREADS=1
 T31=$(python results/sni-oracle-2026-12-07/compare.py --past_prior)
-ST="python train.py --ckpt_dir checkpoints/smollm2-135m --data_dir ../shared/data/sni --tasks $T31
+ST0="python train.py --ckpt_dir checkpoints/smollm2-135m --data_dir ../shared/data/sni
     --max_steps 155 --tasks_per_step 4 --examples_per_task 4 --lr 1e-3 --eval_every 155 --val_per_task 4
     --save_every 31 --keep_last 2 --log_every 5 --resume"
+ST="$ST0 --tasks $T31"
 joint31() {
   $ST --mode mt_lora --init_from $RUNS/mt_lora230 --out_dir $RUNS/joint31
   python eval.py --ckpt $RUNS/joint31 --max_per_task 10 --systems mt_lora
@@ -56,6 +57,18 @@ hyper31ds2() { hyper hyper31ds2 --direct_rank 32 --task_lr_mult 1 --seed 2; }
 hyper31d3() { hyper hyper31d3 --direct_rank 32 --task_lr_mult 3; }  # hyper31d at bank31's lr x 3
 hyper31k0() { hyper hyper31k0 --direct_rank 32 --task_lr_mult 1 --iterations 0; }  # hyper31d without the decoder
 hyper31k0h() { hyper hyper31k0h --direct_rank 32 --task_lr_mult 0.5 --iterations 0; }  # hyper31k0 at half the step
+# 2026-12-07, fifth session: does a new task gain from its definition when the map is fitted on all 116 tasks?
+# The same budget (155 steps of 4 tasks x 4 examples), spread over the 116 training tasks (about 21 instances
+# each instead of 80); decoded on the same 31 seen tasks (eval.py --tasks) and the 32 unseen ones.
+hyper116k0() {
+  $ST0 --mode hypernet --floor $RUNS/mt_lora230 --floor_trainable --def_dropout 0 --out_dir $RUNS/hyper116k0 \
+    --direct_rank 32 --task_lr_mult 1 --iterations 0
+  python eval.py --ckpt $RUNS/hyper116k0 --max_per_task 10 --tasks $T31 --systems hypernet,hypernet_shuffled,hypernet_mean
+}
+joint116() {  # its shared-LoRA control at the same budget
+  $ST0 --mode mt_lora --init_from $RUNS/mt_lora230 --out_dir $RUNS/joint116
+  python eval.py --ckpt $RUNS/joint116 --max_per_task 10 --tasks $T31 --systems mt_lora
+}
 mean() {  # mean NAME: add eval.py's hypernet_mean control (every task gets the mean of the seen tasks' adapters)
   python eval.py --ckpt $RUNS/$1 --max_per_task 10 --systems hypernet,hypernet_shuffled,hypernet_mean
 }
@@ -69,8 +82,8 @@ lin31s() {  # bank31s's rows as a linear function of the codes: a training task 
 # last, alone on two threads (OMP_NUM_THREADS=2), and in a second session hyper31id, bank31 and hyper31m3 as
 # three one-thread jobs at once on the two cores, with the same commands otherwise.
 ARMS="joint31 hyper31 hyper31s1 joint31s1 hyper31id bank31 hyper31m3 bank31p"
-case ${1:-all} in  # one arm alone: run.sh joint31 | ... | lin31s | joint31s2 | hyper31ds2 | hyper31d3 | hyper31k0 | hyper31k0h | mean NAME
-  joint31|hyper31|hyper31s1|joint31s1|hyper31id|bank31|hyper31m3|bank31p|bank31s|hyper31d|hyper31ds1|dist31s|lin31s|joint31s2|hyper31ds2|hyper31d3|hyper31k0|hyper31k0h) $1 ;;
+case ${1:-all} in  # one arm alone: run.sh joint31 | ... | lin31s | joint31s2 | hyper31ds2 | hyper31d3 | hyper31k0 | hyper31k0h | hyper116k0 | joint116 | mean NAME
+  joint31|hyper31|hyper31s1|joint31s1|hyper31id|bank31|hyper31m3|bank31p|bank31s|hyper31d|hyper31ds1|dist31s|lin31s|joint31s2|hyper31ds2|hyper31d3|hyper31k0|hyper31k0h|hyper116k0|joint116) $1 ;;
   mean) mean $2 ;;
   all) { for r in joint31 hyper31s1 hyper31id hyper31m3; do $r > $RUNS/$r.log 2>&1; done; } &
        { for r in hyper31 joint31s1 bank31 bank31p; do $r > $RUNS/$r.log 2>&1; done; } &
