@@ -9,8 +9,10 @@ fitted to bank31s's rows (dist31s, scripts/distil.py); hyper31 with a direct pat
 the adapter (hyper31d, --direct_rank 32), and that path set to the least-squares linear map from
 the codes to bank31s's rows (lin31s, distil.py --linear); hyper31d at seeds 1 and 2 (hyper31ds1,
 hyper31ds2, beside joint31s2), at the bank's task-path lr (hyper31d3) and without the decoder
-(hyper31k0: --iterations 0, adapter = S + (C e) U); "mean" rows: every task given
-the mean of the seen tasks' adapters (eval.py's hypernet_mean); "x3": the three seeds averaged instance
+(hyper31k0: --iterations 0, adapter = S + (C e) U) and at half its task-path lr (hyper31k0h); hyper31k0
+trained at the same budget over all 116 training tasks (hyper116k0, beside its shared LoRA joint116),
+scored on the same 31 seen tasks (eval.py --tasks); "mean" rows: every task given
+the mean of the adapters of the run's training tasks (eval.py's hypernet_mean); "x3": the three seeds averaged instance
 by instance (the same instances in every seed; under each such pair, the three seeds' own differences
 and a t interval over seeds, which the instance bootstrap does not see). The definition in the prompt,
 10 held-out instances a task, paired 95 % bootstrap (`*`: the interval excludes 0).
@@ -35,13 +37,14 @@ SYSTEMS = {  # the first is the reference
     "joint31": HERE / "joint31/predictions-mt_lora.jsonl",
     "joint31s1": HERE / "joint31s1/predictions-mt_lora.jsonl",  # the same with --seed 1
     "joint31s2": HERE / "joint31s2/predictions-mt_lora.jsonl",  # and --seed 2
+    "joint116": HERE / "joint116/predictions-mt_lora.jsonl",  # the same budget over all 116 training tasks
     "hyper31": HERE / "hyper31/predictions-hypernet.jsonl",
     "hyper31 shuffled": HERE / "hyper31/predictions-hypernet_shuffled.jsonl",
     "hyper31s1": HERE / "hyper31s1/predictions-hypernet.jsonl",  # the same with --seed 1
     "hyper31s1 shuffled": HERE / "hyper31s1/predictions-hypernet_shuffled.jsonl",
     **{f"{arm}{s}": HERE / f"{arm}/predictions-hypernet{s.replace(' ', '_')}.jsonl"  # shuffled: codes or rows permuted
        for arm in ("hyper31id", "bank31", "hyper31m3", "bank31p", "bank31s", "dist31s", "hyper31d", "lin31s",
-                   "hyper31ds1", "hyper31ds2", "hyper31d3", "hyper31k0")
+                   "hyper31ds1", "hyper31ds2", "hyper31d3", "hyper31k0", "hyper31k0h", "hyper116k0")
        for s in ("", " shuffled", " mean")},
 }
 T975 = {2: 4.303}  # Student's t, 97.5 % quantile, by degrees of freedom (3 seeds: 2)
@@ -66,7 +69,11 @@ PAIRS = [("hyper31", "joint31"), ("hyper31s1", "joint31s1"), ("hyper31s1", "join
          ("hyper31d x3", "joint31 x3"), ("hyper31d x3", "hyper31d shuffled x3"),
          ("hyper31d3", "joint31"), ("hyper31d3", "hyper31d"), ("hyper31d3", "hyper31d3 shuffled"),
          ("hyper31k0", "joint31"), ("hyper31k0", "hyper31d"), ("hyper31k0", "hyper31k0 shuffled"),
-         *((a, f"{a} mean") for a in ("hyper31d", "hyper31ds1", "hyper31ds2", "hyper31d3", "hyper31k0"))]
+         ("hyper31k0h", "joint31"), ("hyper31k0h", "hyper31k0"), ("hyper31k0h", "hyper31k0h shuffled"),
+         ("hyper116k0", "joint116"), ("hyper116k0", "hyper31k0"), ("hyper116k0", "hyper116k0 shuffled"),
+         ("joint116", "joint31"),
+         *((a, f"{a} mean") for a in ("hyper31d", "hyper31ds1", "hyper31ds2", "hyper31d3", "hyper31k0", "hyper31k0h",
+                                      "hyper116k0"))]
 
 
 def seed_mean(runs):
@@ -112,11 +119,13 @@ def main(data_dir):
           "at step 154, each task's own adapter and another's (shuffled); task_share at step 154; the task path's "
           "gradient norm (grad_task: P, and the code table of hyper31id; the table of bank31), median over steps "
           "100-154; and the mean training loss over steps 78-154 (the fit: the same draws for the arms of one seed, "
-          "about 80 % of them repeating an instance trained on before)\n")
+          "about 80 % of them repeating an instance trained on before; the 116-task arms: validation on all 116 tasks, "
+          "and hardly any repeat)\n")
     print("| arm | val_loss | val_loss_shuffled | task_share | grad_task | training loss, steps 78-154 |\n"
           "|---|---|---|---|---|---|")
     for arm in ("joint31", "joint31s1", "hyper31", "hyper31s1", "hyper31id", "bank31", "bank31x10", "hyper31m3",
-                "bank31p", "bank31s", "hyper31d", "hyper31ds1", "joint31s2", "hyper31ds2", "hyper31d3", "hyper31k0"):
+                "bank31p", "bank31s", "hyper31d", "hyper31ds1", "joint31s2", "hyper31ds2", "hyper31d3", "hyper31k0",
+                "hyper31k0h", "joint116", "hyper116k0"):
         path = HERE / arm / "logs/metrics.jsonl"
         if path.is_file():
             rows = [json.loads(line) for line in open(path)]
