@@ -69,6 +69,9 @@ joint116() {  # its shared-LoRA control at the same budget
   $ST0 --mode mt_lora --init_from $RUNS/mt_lora230 --out_dir $RUNS/joint116
   python eval.py --ckpt $RUNS/joint116 --max_per_task 10 --tasks $T31 --systems mt_lora
 }
+only() {  # only NAME SYSTEMS: decode with the definition removed from the prompt (eval.py --adapter_only)
+  python eval.py --ckpt $RUNS/$1 --max_per_task 10 --adapter_only --systems $2
+}
 mean() {  # mean NAME: add eval.py's hypernet_mean control (every task gets the mean of the seen tasks' adapters)
   python eval.py --ckpt $RUNS/$1 --max_per_task 10 --systems hypernet,hypernet_shuffled,hypernet_mean
 }
@@ -82,9 +85,10 @@ lin31s() {  # bank31s's rows as a linear function of the codes: a training task 
 # last, alone on two threads (OMP_NUM_THREADS=2), and in a second session hyper31id, bank31 and hyper31m3 as
 # three one-thread jobs at once on the two cores, with the same commands otherwise.
 ARMS="joint31 hyper31 hyper31s1 joint31s1 hyper31id bank31 hyper31m3 bank31p"
-case ${1:-all} in  # one arm alone: run.sh joint31 | ... | lin31s | joint31s2 | hyper31ds2 | hyper31d3 | hyper31k0 | hyper31k0h | hyper116k0 | joint116 | mean NAME
+case ${1:-all} in  # one arm alone: run.sh joint31 | ... | lin31s | joint31s2 | hyper31ds2 | hyper31d3 | hyper31k0 | hyper31k0h | hyper116k0 | joint116 | mean NAME | only NAME SYSTEMS
   joint31|hyper31|hyper31s1|joint31s1|hyper31id|bank31|hyper31m3|bank31p|bank31s|hyper31d|hyper31ds1|dist31s|lin31s|joint31s2|hyper31ds2|hyper31d3|hyper31k0|hyper31k0h|hyper116k0|joint116) $1 ;;
   mean) mean $2 ;;
+  only) only $2 $3 ;;
   all) { for r in joint31 hyper31s1 hyper31id hyper31m3; do $r > $RUNS/$r.log 2>&1; done; } &
        { for r in hyper31 joint31s1 bank31 bank31p; do $r > $RUNS/$r.log 2>&1; done; } &
        wait
