@@ -406,7 +406,8 @@ def test_tasks_evaluates_a_subset_of_the_seen_tasks(runs, capsys):
                 *TINY_TRAIN, "--lr", "1e-2"])
     flags = ["--ckpt", str(runs / "tbl"), "--systems", "hypernet,hypernet_mean", "--max_per_task", "2",
              "--max_len", "240", "--max_new_tokens", "16"]
-    preds = lambda: [json.loads(l) for l in (runs / "tbl/eval/builtin-2/predictions-hypernet_mean.jsonl").read_text().splitlines()]
+    out = runs / "tbl/eval/builtin-2/predictions-hypernet_mean.jsonl"
+    preds = lambda: [json.loads(line) for line in out.read_text().splitlines()]  # noqa: E731
     full = ev.main(flags)
     before = preds()
     names = full["tasks"]["seen"]

@@ -11,10 +11,10 @@ the codes to bank31s's rows (lin31s, distil.py --linear); hyper31d at seeds 1 an
 hyper31ds2, beside joint31s2), at the bank's task-path lr (hyper31d3) and without the decoder
 (hyper31k0: --iterations 0, adapter = S + (C e) U) and at half its task-path lr (hyper31k0h); hyper31k0
 trained at the same budget over all 116 training tasks (hyper116k0, beside its shared LoRA joint116),
-scored on the same 31 seen tasks (eval.py --tasks); "ao" rows: joint31 and hyper31k0 decoded without the
-definition in the prompt (eval.py --adapter_only; trained with it); "mean" rows: every task given
-the mean of the adapters of the run's training tasks (eval.py's hypernet_mean); "x3": the three seeds averaged instance
-by instance (the same instances in every seed; under each such pair, the three seeds' own differences
+scored on the same 31 seen tasks (eval.py --tasks); "ao" rows: joint31, hyper31k0, joint31s1 and
+hyper31ds1 decoded without the definition in the prompt (eval.py --adapter_only; trained with it);
+"mean" rows: every task given the mean of the adapters of the run's training tasks (eval.py's
+hypernet_mean); "x3": the three seeds averaged instance by instance (the same instances in every seed; under each such pair, the three seeds' own differences
 and a t interval over seeds, which the instance bootstrap does not see). The definition in the prompt,
 10 held-out instances a task, paired 95 % bootstrap (`*`: the interval excludes 0).
 
@@ -42,6 +42,9 @@ SYSTEMS = {  # the first is the reference
     "joint31 ao": HERE / "joint31/adapter_only/predictions-mt_lora.jsonl",  # ao: the definition not in the prompt
     "hyper31k0 ao": HERE / "hyper31k0/adapter_only/predictions-hypernet.jsonl",
     "hyper31k0 ao shuffled": HERE / "hyper31k0/adapter_only/predictions-hypernet_shuffled.jsonl",
+    "joint31s1 ao": HERE / "joint31s1/adapter_only/predictions-mt_lora.jsonl",
+    "hyper31ds1 ao": HERE / "hyper31ds1/adapter_only/predictions-hypernet.jsonl",
+    "hyper31ds1 ao shuffled": HERE / "hyper31ds1/adapter_only/predictions-hypernet_shuffled.jsonl",
     "hyper31": HERE / "hyper31/predictions-hypernet.jsonl",
     "hyper31 shuffled": HERE / "hyper31/predictions-hypernet_shuffled.jsonl",
     "hyper31s1": HERE / "hyper31s1/predictions-hypernet.jsonl",  # the same with --seed 1
@@ -77,6 +80,7 @@ PAIRS = [("hyper31", "joint31"), ("hyper31s1", "joint31s1"), ("hyper31s1", "join
          ("hyper116k0", "joint116"), ("hyper116k0", "hyper31k0"), ("hyper116k0", "hyper116k0 shuffled"),
          ("joint116", "joint31"), ("hyper31k0 ao", "joint31 ao"), ("hyper31k0 ao", "hyper31k0 ao shuffled"),
          ("joint31 ao", "joint31"), ("hyper31k0 ao", "hyper31k0"),
+         ("hyper31ds1 ao", "joint31s1 ao"), ("hyper31ds1 ao", "hyper31ds1 ao shuffled"), ("hyper31ds1 ao", "hyper31ds1"),
          *((a, f"{a} mean") for a in ("hyper31d", "hyper31ds1", "hyper31ds2", "hyper31d3", "hyper31k0", "hyper31k0h",
                                       "hyper116k0"))]
 

@@ -72,7 +72,7 @@ joint116() {  # its shared-LoRA control at the same budget
 only() {  # only NAME SYSTEMS: decode with the definition removed from the prompt (eval.py --adapter_only)
   python eval.py --ckpt $RUNS/$1 --max_per_task 10 --adapter_only --systems $2
 }
-mean() {  # mean NAME: add eval.py's hypernet_mean control (every task gets the mean of the seen tasks' adapters)
+mean() {  # mean NAME: add eval.py's hypernet_mean control (every task gets the mean of the training tasks' adapters)
   python eval.py --ckpt $RUNS/$1 --max_per_task 10 --systems hypernet,hypernet_shuffled,hypernet_mean
 }
 dist31s() { python scripts/distil.py --bank $RUNS/bank31s --out_dir $RUNS/dist31s --steps 300 --lr 1e-2; }  # fit only
