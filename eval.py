@@ -770,8 +770,13 @@ def evaluate(args):
     # --- the hypernetwork: one adapter per task, rows of a batch pick theirs
     if hypernet is not None:
         hn, inject = hypernet
-        texts = [data.task_text(t, cfg.get("task_examples", 0)) for t in tasks]
-        W = hn(hn.task_codes(model, tokenizer, texts, [t.name for t in tasks]))  # (n_tasks, M, P)
+        def text(t):  # what the hypernetwork reads of a task
+            return data.task_text(t, cfg.get("task_examples", 0))
+
+        def write(ts):  # (len(ts), M, P): the adapters written from these tasks' texts
+            return hn(hn.task_codes(model, tokenizer, [text(t) for t in ts], [t.name for t in ts]))
+
+        W = write(tasks)
         rows = {t.name: i for i, t in enumerate(tasks)}
         perm = derangement(len(tasks)) if len(tasks) > 1 else [0]
         plain = {**inject, "kind": "plain", "a": None, "b": None}
@@ -788,8 +793,7 @@ def evaluate(args):
             if not pool:
                 raise ValueError(f"--systems hypernet_mean: no seen task in {where} to average over")
             n = len(pool)
-            Wp = W[:n] if n == len(seen) else hn(hn.task_codes(
-                model, tokenizer, [data.task_text(t, cfg.get("task_examples", 0)) for t in pool], [t.name for t in pool]))
+            Wp = W[:n] if n == len(seen) else write(pool)  # --tasks left some out: write theirs too
             bank = mean_adapter(fold(model, inject, hn.adapters(Wp), dtype), list(range(n)))
             with injected(model, **{**plain, "rank": n * plain["rank"], "alpha": n * plain["alpha"]}):
                 hn.attach_floor(model)
@@ -800,10 +804,10 @@ def evaluate(args):
             if len(idx) > 1:
                 results["diversity"][f"hypernet/{part}"] = adapter_diagnostics(hn.adapters(W[list(idx)]))
         times = []
-        for text, task in zip(texts[:5], tasks):  # a task's adapter from text nobody encoded yet: encoder pass + hypernetwork
-            hn._cache.pop(text, None)
+        for task in tasks[:5]:  # a task's adapter from text nobody encoded yet: encoder pass + hypernetwork
+            hn._cache.pop(text(task), None)
             t0 = time.perf_counter()
-            hn.adapters(hn(hn.task_codes(model, tokenizer, [text], [task.name])))
+            hn.adapters(write([task]))
             torch.cuda.synchronize() if args.device.startswith("cuda") else None
             times.append(time.perf_counter() - t0)
         results["speed"]["adapter_ms"] = 1e3 * float(np.median(times))
