@@ -69,6 +69,21 @@ joint116() {  # its shared-LoRA control at the same budget
   $ST0 --mode mt_lora --init_from $RUNS/mt_lora230 --out_dir $RUNS/joint116
   python eval.py --ckpt $RUNS/joint116 --max_per_task 10 --tasks $T31 --systems mt_lora
 }
+# 2026-12-07, sixth session: definition dropout (train.py --def_dropout 0.5): half the training prompts lack the
+# definition, so the adapter has to carry the task there; hyper31k0 and joint31 otherwise, each decoded with the
+# definition in the prompt and without it (eval.py --adapter_only).
+hyper31k0dd() {
+  hyper hyper31k0dd --direct_rank 32 --task_lr_mult 1 --iterations 0 --def_dropout 0.5
+  only hyper31k0dd hypernet,hypernet_shuffled
+}
+joint31dd() { joint joint31dd --def_dropout 0.5; only joint31dd mt_lora; }
+# and trained adapter only (--def_dropout 1: the definition never in the prompt), decoded adapter only
+hyper31k0a1() {
+  $ST --mode hypernet --floor $RUNS/mt_lora230 --floor_trainable --task_lr_mult 1 --def_dropout 1 --out_dir $RUNS/hyper31k0a1 \
+    --direct_rank 32 --iterations 0
+  only hyper31k0a1 hypernet,hypernet_shuffled,hypernet_mean
+}
+joint31a1() { $ST --mode mt_lora --init_from $RUNS/mt_lora230 --out_dir $RUNS/joint31a1 --def_dropout 1; only joint31a1 mt_lora; }
 only() {  # only NAME SYSTEMS: decode with the definition removed from the prompt (eval.py --adapter_only)
   python eval.py --ckpt $RUNS/$1 --max_per_task 10 --adapter_only --systems $2
 }
@@ -85,8 +100,8 @@ lin31s() {  # bank31s's rows as a linear function of the codes: a training task 
 # last, alone on two threads (OMP_NUM_THREADS=2), and in a second session hyper31id, bank31 and hyper31m3 as
 # three one-thread jobs at once on the two cores, with the same commands otherwise.
 ARMS="joint31 hyper31 hyper31s1 joint31s1 hyper31id bank31 hyper31m3 bank31p"
-case ${1:-all} in  # one arm alone: run.sh joint31 | ... | lin31s | joint31s2 | hyper31ds2 | hyper31d3 | hyper31k0 | hyper31k0h | hyper116k0 | joint116 | mean NAME | only NAME SYSTEMS
-  joint31|hyper31|hyper31s1|joint31s1|hyper31id|bank31|hyper31m3|bank31p|bank31s|hyper31d|hyper31ds1|dist31s|lin31s|joint31s2|hyper31ds2|hyper31d3|hyper31k0|hyper31k0h|hyper116k0|joint116) $1 ;;
+case ${1:-all} in  # one arm alone: run.sh joint31 | ... | lin31s | joint31s2 | hyper31ds2 | hyper31d3 | hyper31k0 | hyper31k0h | hyper116k0 | joint116 | hyper31k0dd | joint31dd | hyper31k0a1 | joint31a1 | mean NAME | only NAME SYSTEMS
+  joint31|hyper31|hyper31s1|joint31s1|hyper31id|bank31|hyper31m3|bank31p|bank31s|hyper31d|hyper31ds1|dist31s|lin31s|joint31s2|hyper31ds2|hyper31d3|hyper31k0|hyper31k0h|hyper116k0|joint116|hyper31k0dd|joint31dd|hyper31k0a1|joint31a1) $1 ;;
   mean) mean $2 ;;
   only) only $2 $3 ;;
   all) { for r in joint31 hyper31s1 hyper31id hyper31m3; do $r > $RUNS/$r.log 2>&1; done; } &
