@@ -93,6 +93,7 @@ PAIRS = [("hyper31", "joint31"), ("hyper31s1", "joint31s1"), ("hyper31s1", "join
          ("joint31 ao", "joint31"), ("hyper31k0 ao", "hyper31k0"),
          ("hyper31ds1 ao", "joint31s1 ao"), ("hyper31ds1 ao", "hyper31ds1 ao shuffled"), ("hyper31ds1 ao", "hyper31ds1"),
          ("hyper31k0dd", "joint31dd"), ("hyper31k0dd", "hyper31k0dd shuffled"), ("hyper31k0dd", "hyper31k0"),
+         ("hyper31k0dd", "joint31"), ("oracle230", "hyper31k0dd"), ("hyper31k0a1 ao", "joint31"),
          ("joint31dd", "joint31"), ("hyper31k0dd ao", "joint31dd ao"), ("hyper31k0dd ao", "hyper31k0dd ao shuffled"),
          ("hyper31k0dd ao", "hyper31k0 ao"), ("joint31dd ao", "joint31 ao"), ("hyper31k0dd ao", "hyper31k0dd"),
          ("joint31dd ao", "joint31dd"), ("hyper31k0a1 ao", "joint31a1 ao"), ("hyper31k0a1 ao", "hyper31k0a1 ao shuffled"),
