@@ -16,7 +16,7 @@ hyper31ds1 decoded without the definition in the prompt (eval.py --adapter_only;
 "mean" rows: every task given the mean of the adapters of the run's training tasks (eval.py's
 hypernet_mean); "dd": joint31 and hyper31k0 trained with the definition left out of half the training
 prompts (train.py --def_dropout 0.5), decoded both ways; "a1": the same with
-the definition never in the training prompts (--def_dropout 1), decoded adapter only; "x3": the three seeds averaged instance by instance (the same instances in every seed; under each such pair, the three seeds' own differences
+the definition never in the training prompts (--def_dropout 1), decoded both ways; "x3": the three seeds averaged instance by instance (the same instances in every seed; under each such pair, the three seeds' own differences
 and a t interval over seeds, which the instance bootstrap does not see). The definition in the prompt,
 10 held-out instances a task, paired 95 % bootstrap (`*`: the interval excludes 0).
 
@@ -51,6 +51,8 @@ SYSTEMS = {  # the first is the reference
     "joint31dd ao": HERE / "joint31dd/adapter_only/predictions-mt_lora.jsonl",
     "hyper31k0dd ao": HERE / "hyper31k0dd/adapter_only/predictions-hypernet.jsonl",
     "hyper31k0dd ao shuffled": HERE / "hyper31k0dd/adapter_only/predictions-hypernet_shuffled.jsonl",
+    "hyper31k0dd ao mean": HERE / "hyper31k0dd/adapter_only/predictions-hypernet_mean.jsonl",
+    "joint31a1": HERE / "joint31a1/predictions-mt_lora.jsonl",
     "joint31a1 ao": HERE / "joint31a1/adapter_only/predictions-mt_lora.jsonl",  # a1: trained with --def_dropout 1
     "hyper31k0a1 ao": HERE / "hyper31k0a1/adapter_only/predictions-hypernet.jsonl",
     "hyper31k0a1 ao shuffled": HERE / "hyper31k0a1/adapter_only/predictions-hypernet_shuffled.jsonl",
@@ -62,7 +64,7 @@ SYSTEMS = {  # the first is the reference
     **{f"{arm}{s}": HERE / f"{arm}/predictions-hypernet{s.replace(' ', '_')}.jsonl"  # shuffled: codes or rows permuted
        for arm in ("hyper31id", "bank31", "hyper31m3", "bank31p", "bank31s", "dist31s", "hyper31d", "lin31s",
                    "hyper31ds1", "hyper31ds2", "hyper31d3", "hyper31k0", "hyper31k0h", "hyper116k0",
-                   "hyper31k0dd")
+                   "hyper31k0dd", "hyper31k0a1")
        for s in ("", " shuffled", " mean")},
 }
 T975 = {2: 4.303}  # Student's t, 97.5 % quantile, by degrees of freedom (3 seeds: 2)
@@ -95,9 +97,11 @@ PAIRS = [("hyper31", "joint31"), ("hyper31s1", "joint31s1"), ("hyper31s1", "join
          ("hyper31k0dd", "joint31dd"), ("hyper31k0dd", "hyper31k0dd shuffled"), ("hyper31k0dd", "hyper31k0"),
          ("hyper31k0dd", "joint31"), ("oracle230", "hyper31k0dd"), ("hyper31k0a1 ao", "joint31"),
          ("joint31dd", "joint31"), ("hyper31k0dd ao", "joint31dd ao"), ("hyper31k0dd ao", "hyper31k0dd ao shuffled"),
+         ("hyper31k0dd ao", "hyper31k0dd ao mean"),
          ("hyper31k0dd ao", "hyper31k0 ao"), ("joint31dd ao", "joint31 ao"), ("hyper31k0dd ao", "hyper31k0dd"),
          ("joint31dd ao", "joint31dd"), ("hyper31k0a1 ao", "joint31a1 ao"), ("hyper31k0a1 ao", "hyper31k0a1 ao shuffled"),
          ("hyper31k0a1 ao", "hyper31k0a1 ao mean"),
+         ("hyper31k0a1", "joint31a1"), ("hyper31k0a1", "hyper31k0a1 shuffled"), ("hyper31k0a1", "joint31"),
          ("hyper31k0a1 ao", "hyper31k0dd ao"), ("joint31a1 ao", "joint31dd ao"), ("joint31a1 ao", "joint31"),
          *((a, f"{a} mean") for a in ("hyper31d", "hyper31ds1", "hyper31ds2", "hyper31d3", "hyper31k0", "hyper31k0h",
                                       "hyper116k0", "hyper31k0dd"))]

@@ -74,16 +74,22 @@ joint116() {  # its shared-LoRA control at the same budget
 # definition in the prompt and without it (eval.py --adapter_only).
 hyper31k0dd() {
   hyper hyper31k0dd --direct_rank 32 --task_lr_mult 1 --iterations 0 --def_dropout 0.5
-  only hyper31k0dd hypernet,hypernet_shuffled
+  mean hyper31k0dd
+  only hyper31k0dd hypernet,hypernet_shuffled,hypernet_mean
 }
 joint31dd() { joint joint31dd --def_dropout 0.5; only joint31dd mt_lora; }
-# and trained adapter only (--def_dropout 1: the definition never in the prompt), decoded adapter only
+# and trained adapter only (--def_dropout 1: the definition never in the prompt), decoded both ways too
 hyper31k0a1() {
   $ST --mode hypernet --floor $RUNS/mt_lora230 --floor_trainable --task_lr_mult 1 --def_dropout 1 --out_dir $RUNS/hyper31k0a1 \
     --direct_rank 32 --iterations 0
   only hyper31k0a1 hypernet,hypernet_shuffled,hypernet_mean
+  python eval.py --ckpt $RUNS/hyper31k0a1 --max_per_task 10 --systems hypernet,hypernet_shuffled
 }
-joint31a1() { $ST --mode mt_lora --init_from $RUNS/mt_lora230 --out_dir $RUNS/joint31a1 --def_dropout 1; only joint31a1 mt_lora; }
+joint31a1() {
+  $ST --mode mt_lora --init_from $RUNS/mt_lora230 --out_dir $RUNS/joint31a1 --def_dropout 1
+  only joint31a1 mt_lora
+  python eval.py --ckpt $RUNS/joint31a1 --max_per_task 10 --systems mt_lora
+}
 only() {  # only NAME SYSTEMS: decode with the definition removed from the prompt (eval.py --adapter_only)
   python eval.py --ckpt $RUNS/$1 --max_per_task 10 --adapter_only --systems $2
 }
