@@ -15,7 +15,7 @@ scored on the same 31 seen tasks (eval.py --tasks); "ao" rows: joint31, hyper31k
 hyper31ds1 decoded without the definition in the prompt (eval.py --adapter_only; trained with it);
 "mean" rows: every task given the mean of the adapters of the run's training tasks (eval.py's
 hypernet_mean); "dd": joint31 and hyper31k0 trained with the definition left out of half the training
-prompts (train.py --def_dropout 0.5), decoded both ways; "a1": the same with
+prompts (train.py --def_dropout 0.5), decoded both ways, and at --seed 1 (dds1); "a1": the same with
 the definition never in the training prompts (--def_dropout 1), decoded both ways; "x3": the three seeds averaged instance by instance (the same instances in every seed; under each such pair, the three seeds' own differences
 and a t interval over seeds, which the instance bootstrap does not see). The definition in the prompt,
 10 held-out instances a task, paired 95 % bootstrap (`*`: the interval excludes 0).
@@ -52,6 +52,10 @@ SYSTEMS = {  # the first is the reference
     "hyper31k0dd ao": HERE / "hyper31k0dd/adapter_only/predictions-hypernet.jsonl",
     "hyper31k0dd ao shuffled": HERE / "hyper31k0dd/adapter_only/predictions-hypernet_shuffled.jsonl",
     "hyper31k0dd ao mean": HERE / "hyper31k0dd/adapter_only/predictions-hypernet_mean.jsonl",
+    "joint31dds1": HERE / "joint31dds1/predictions-mt_lora.jsonl",  # and at --seed 1
+    "joint31dds1 ao": HERE / "joint31dds1/adapter_only/predictions-mt_lora.jsonl",
+    **{f"hyper31k0dds1 ao{s}": HERE / f"hyper31k0dds1/adapter_only/predictions-hypernet{s.replace(' ', '_')}.jsonl"
+       for s in ("", " shuffled", " mean")},
     "joint31a1": HERE / "joint31a1/predictions-mt_lora.jsonl",
     "joint31a1 ao": HERE / "joint31a1/adapter_only/predictions-mt_lora.jsonl",  # a1: trained with --def_dropout 1
     "hyper31k0a1 ao": HERE / "hyper31k0a1/adapter_only/predictions-hypernet.jsonl",
@@ -64,7 +68,7 @@ SYSTEMS = {  # the first is the reference
     **{f"{arm}{s}": HERE / f"{arm}/predictions-hypernet{s.replace(' ', '_')}.jsonl"  # shuffled: codes or rows permuted
        for arm in ("hyper31id", "bank31", "hyper31m3", "bank31p", "bank31s", "dist31s", "hyper31d", "lin31s",
                    "hyper31ds1", "hyper31ds2", "hyper31d3", "hyper31k0", "hyper31k0h", "hyper116k0",
-                   "hyper31k0dd", "hyper31k0a1")
+                   "hyper31k0dd", "hyper31k0dds1", "hyper31k0a1")
        for s in ("", " shuffled", " mean")},
 }
 T975 = {2: 4.303}  # Student's t, 97.5 % quantile, by degrees of freedom (3 seeds: 2)
@@ -102,9 +106,12 @@ PAIRS = [("hyper31", "joint31"), ("hyper31s1", "joint31s1"), ("hyper31s1", "join
          ("joint31dd ao", "joint31dd"), ("hyper31k0a1 ao", "joint31a1 ao"), ("hyper31k0a1 ao", "hyper31k0a1 ao shuffled"),
          ("hyper31k0a1 ao", "hyper31k0a1 ao mean"),
          ("hyper31k0a1", "joint31a1"), ("hyper31k0a1", "hyper31k0a1 shuffled"), ("hyper31k0a1", "joint31"),
+         ("hyper31k0dds1", "joint31dds1"), ("hyper31k0dds1", "hyper31k0dds1 shuffled"),
+         ("hyper31k0dds1 ao", "joint31dds1 ao"), ("hyper31k0dds1 ao", "hyper31k0dds1 ao shuffled"),
+         ("hyper31k0dds1 ao", "hyper31k0dds1 ao mean"),
          ("hyper31k0a1 ao", "hyper31k0dd ao"), ("joint31a1 ao", "joint31dd ao"), ("joint31a1 ao", "joint31"),
          *((a, f"{a} mean") for a in ("hyper31d", "hyper31ds1", "hyper31ds2", "hyper31d3", "hyper31k0", "hyper31k0h",
-                                      "hyper116k0", "hyper31k0dd"))]
+                                      "hyper116k0", "hyper31k0dd", "hyper31k0dds1"))]
 
 
 def seed_mean(runs):
@@ -156,7 +163,7 @@ def main(data_dir):
           "|---|---|---|---|---|---|")
     for arm in ("joint31", "joint31s1", "hyper31", "hyper31s1", "hyper31id", "bank31", "bank31x10", "hyper31m3",
                 "bank31p", "bank31s", "hyper31d", "hyper31ds1", "joint31s2", "hyper31ds2", "hyper31d3", "hyper31k0",
-                "hyper31k0h", "joint116", "hyper116k0", "joint31dd", "hyper31k0dd",
+                "hyper31k0h", "joint116", "hyper116k0", "joint31dd", "hyper31k0dd", "joint31dds1", "hyper31k0dds1",
                 "joint31a1", "hyper31k0a1"):
         path = HERE / arm / "logs/metrics.jsonl"
         if path.is_file():

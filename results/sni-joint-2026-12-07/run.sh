@@ -78,6 +78,12 @@ hyper31k0dd() {
   only hyper31k0dd hypernet,hypernet_shuffled,hypernet_mean
 }
 joint31dd() { joint joint31dd --def_dropout 0.5; only joint31dd mt_lora; }
+hyper31k0dds1() {  # the same two at seed 1 (joint31s1's and hyper31ds1's draws)
+  hyper hyper31k0dds1 --direct_rank 32 --task_lr_mult 1 --iterations 0 --def_dropout 0.5 --seed 1
+  mean hyper31k0dds1
+  only hyper31k0dds1 hypernet,hypernet_shuffled,hypernet_mean
+}
+joint31dds1() { joint joint31dds1 --def_dropout 0.5 --seed 1; only joint31dds1 mt_lora; }
 # and trained adapter only (--def_dropout 1: the definition never in the prompt), decoded both ways too
 hyper31k0a1() {
   $ST --mode hypernet --floor $RUNS/mt_lora230 --floor_trainable --task_lr_mult 1 --def_dropout 1 --out_dir $RUNS/hyper31k0a1 \
@@ -106,8 +112,8 @@ lin31s() {  # bank31s's rows as a linear function of the codes: a training task 
 # last, alone on two threads (OMP_NUM_THREADS=2), and in a second session hyper31id, bank31 and hyper31m3 as
 # three one-thread jobs at once on the two cores, with the same commands otherwise.
 ARMS="joint31 hyper31 hyper31s1 joint31s1 hyper31id bank31 hyper31m3 bank31p"
-case ${1:-all} in  # one arm alone: run.sh joint31 | ... | lin31s | joint31s2 | hyper31ds2 | hyper31d3 | hyper31k0 | hyper31k0h | hyper116k0 | joint116 | hyper31k0dd | joint31dd | hyper31k0a1 | joint31a1 | mean NAME | only NAME SYSTEMS
-  joint31|hyper31|hyper31s1|joint31s1|hyper31id|bank31|hyper31m3|bank31p|bank31s|hyper31d|hyper31ds1|dist31s|lin31s|joint31s2|hyper31ds2|hyper31d3|hyper31k0|hyper31k0h|hyper116k0|joint116|hyper31k0dd|joint31dd|hyper31k0a1|joint31a1) $1 ;;
+case ${1:-all} in  # one arm alone: run.sh joint31 | ... | lin31s | joint31s2 | hyper31ds2 | hyper31d3 | hyper31k0 | hyper31k0h | hyper116k0 | joint116 | hyper31k0dd | joint31dd | hyper31k0dds1 | joint31dds1 | hyper31k0a1 | joint31a1 | mean NAME | only NAME SYSTEMS
+  joint31|hyper31|hyper31s1|joint31s1|hyper31id|bank31|hyper31m3|bank31p|bank31s|hyper31d|hyper31ds1|dist31s|lin31s|joint31s2|hyper31ds2|hyper31d3|hyper31k0|hyper31k0h|hyper116k0|joint116|hyper31k0dd|joint31dd|hyper31k0dds1|joint31dds1|hyper31k0a1|joint31a1) $1 ;;
   mean) mean $2 ;;
   only) only $2 $3 ;;
   all) { for r in joint31 hyper31s1 hyper31id hyper31m3; do $r > $RUNS/$r.log 2>&1; done; } &
