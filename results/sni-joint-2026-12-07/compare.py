@@ -71,6 +71,14 @@ SYSTEMS = {  # the first is the reference
                    "hyper31k0dd", "hyper31k0dds1", "hyper31k0a1")
        for s in ("", " shuffled", " mean")},
 }
+
+
+def arm_pairs(hyper, joint):
+    """A definition-dropout hypernetwork against its joint LoRA and its controls, decoded both ways."""
+    return [(hyper, joint), (hyper, f"{hyper} shuffled"), (f"{hyper} ao", f"{joint} ao"),
+            (f"{hyper} ao", f"{hyper} ao shuffled"), (f"{hyper} ao", f"{hyper} ao mean")]
+
+
 T975 = {2: 4.303}  # Student's t, 97.5 % quantile, by degrees of freedom (3 seeds: 2)
 SEEDS = {  # seed averages: their members, seed by seed (pairs of them are compared seed by seed too)
     "joint31 x3": ["joint31", "joint31s1", "joint31s2"], "hyper31d x3": ["hyper31d", "hyper31ds1", "hyper31ds2"],
@@ -106,9 +114,7 @@ PAIRS = [("hyper31", "joint31"), ("hyper31s1", "joint31s1"), ("hyper31s1", "join
          ("joint31dd ao", "joint31dd"), ("hyper31k0a1 ao", "joint31a1 ao"), ("hyper31k0a1 ao", "hyper31k0a1 ao shuffled"),
          ("hyper31k0a1 ao", "hyper31k0a1 ao mean"),
          ("hyper31k0a1", "joint31a1"), ("hyper31k0a1", "hyper31k0a1 shuffled"), ("hyper31k0a1", "joint31"),
-         ("hyper31k0dds1", "joint31dds1"), ("hyper31k0dds1", "hyper31k0dds1 shuffled"),
-         ("hyper31k0dds1 ao", "joint31dds1 ao"), ("hyper31k0dds1 ao", "hyper31k0dds1 ao shuffled"),
-         ("hyper31k0dds1 ao", "hyper31k0dds1 ao mean"),
+         *arm_pairs("hyper31k0dds1", "joint31dds1"),
          ("hyper31k0a1 ao", "hyper31k0dd ao"), ("joint31a1 ao", "joint31dd ao"), ("joint31a1 ao", "joint31"),
          *((a, f"{a} mean") for a in ("hyper31d", "hyper31ds1", "hyper31ds2", "hyper31d3", "hyper31k0", "hyper31k0h",
                                       "hyper116k0", "hyper31k0dd", "hyper31k0dds1"))]
