@@ -16,7 +16,8 @@ hyper31ds1 decoded without the definition in the prompt (eval.py --adapter_only;
 "mean" rows: every task given the mean of the adapters of the run's training tasks (eval.py's
 hypernet_mean); "dd": joint31 and hyper31k0 trained with the definition left out of half the training
 prompts (train.py --def_dropout 0.5), decoded both ways, and at --seed 1 (dds1); "a1": the same with
-the definition never in the training prompts (--def_dropout 1), decoded both ways; "x3": the three seeds averaged instance by instance (the same instances in every seed; under each such pair, the three seeds' own differences
+the definition never in the training prompts (--def_dropout 1), decoded both ways; "116dd": hyper116k0 and
+joint116 trained with --def_dropout 0.5, decoded both ways; "x3": the three seeds averaged instance by instance (the same instances in every seed; under each such pair, the three seeds' own differences
 and a t interval over seeds, which the instance bootstrap does not see). The definition in the prompt,
 10 held-out instances a task, paired 95 % bootstrap (`*`: the interval excludes 0).
 
@@ -56,6 +57,10 @@ SYSTEMS = {  # the first is the reference
     "joint31dds1 ao": HERE / "joint31dds1/adapter_only/predictions-mt_lora.jsonl",
     **{f"hyper31k0dds1 ao{s}": HERE / f"hyper31k0dds1/adapter_only/predictions-hypernet{s.replace(' ', '_')}.jsonl"
        for s in ("", " shuffled", " mean")},
+    "joint116dd": HERE / "joint116dd/predictions-mt_lora.jsonl",  # dd over all 116 training tasks
+    "joint116dd ao": HERE / "joint116dd/adapter_only/predictions-mt_lora.jsonl",
+    **{f"hyper116k0dd ao{s}": HERE / f"hyper116k0dd/adapter_only/predictions-hypernet{s.replace(' ', '_')}.jsonl"
+       for s in ("", " shuffled", " mean")},
     "joint31a1": HERE / "joint31a1/predictions-mt_lora.jsonl",
     "joint31a1 ao": HERE / "joint31a1/adapter_only/predictions-mt_lora.jsonl",  # a1: trained with --def_dropout 1
     "hyper31k0a1 ao": HERE / "hyper31k0a1/adapter_only/predictions-hypernet.jsonl",
@@ -68,7 +73,7 @@ SYSTEMS = {  # the first is the reference
     **{f"{arm}{s}": HERE / f"{arm}/predictions-hypernet{s.replace(' ', '_')}.jsonl"  # shuffled: codes or rows permuted
        for arm in ("hyper31id", "bank31", "hyper31m3", "bank31p", "bank31s", "dist31s", "hyper31d", "lin31s",
                    "hyper31ds1", "hyper31ds2", "hyper31d3", "hyper31k0", "hyper31k0h", "hyper116k0",
-                   "hyper31k0dd", "hyper31k0dds1", "hyper31k0a1")
+                   "hyper31k0dd", "hyper31k0dds1", "hyper31k0a1", "hyper116k0dd")
        for s in ("", " shuffled", " mean")},
 }
 
@@ -114,10 +119,14 @@ PAIRS = [("hyper31", "joint31"), ("hyper31s1", "joint31s1"), ("hyper31s1", "join
          ("joint31dd ao", "joint31dd"), ("hyper31k0a1 ao", "joint31a1 ao"), ("hyper31k0a1 ao", "hyper31k0a1 ao shuffled"),
          ("hyper31k0a1 ao", "hyper31k0a1 ao mean"),
          ("hyper31k0a1", "joint31a1"), ("hyper31k0a1", "hyper31k0a1 shuffled"), ("hyper31k0a1", "joint31"),
-         *arm_pairs("hyper31k0dds1", "joint31dds1"),
+         *arm_pairs("hyper31k0dds1", "joint31dds1"), ("hyper31k0dds1", "joint31s1"), ("joint31dds1", "joint31s1"),
+         ("oracle230", "hyper31k0dds1"),
+         *arm_pairs("hyper116k0dd", "joint116dd"), ("hyper116k0dd", "hyper116k0"), ("hyper116k0dd", "hyper31k0dd"),
+         ("hyper116k0dd", "joint116"), ("hyper116k0dd", "joint31"), ("joint116dd", "joint31dd"),
          ("hyper31k0a1 ao", "hyper31k0dd ao"), ("joint31a1 ao", "joint31dd ao"), ("joint31a1 ao", "joint31"),
          *((a, f"{a} mean") for a in ("hyper31d", "hyper31ds1", "hyper31ds2", "hyper31d3", "hyper31k0", "hyper31k0h",
-                                      "hyper116k0", "hyper31k0dd", "hyper31k0dds1"))]
+                                      "hyper116k0", "hyper31k0dd", "hyper31k0dds1",
+                                      "hyper116k0dd"))]
 
 
 def seed_mean(runs):
@@ -170,7 +179,7 @@ def main(data_dir):
     for arm in ("joint31", "joint31s1", "hyper31", "hyper31s1", "hyper31id", "bank31", "bank31x10", "hyper31m3",
                 "bank31p", "bank31s", "hyper31d", "hyper31ds1", "joint31s2", "hyper31ds2", "hyper31d3", "hyper31k0",
                 "hyper31k0h", "joint116", "hyper116k0", "joint31dd", "hyper31k0dd", "joint31dds1", "hyper31k0dds1",
-                "joint31a1", "hyper31k0a1"):
+                "joint31a1", "hyper31k0a1", "joint116dd", "hyper116k0dd"):
         path = HERE / arm / "logs/metrics.jsonl"
         if path.is_file():
             rows = [json.loads(line) for line in open(path)]
