@@ -85,19 +85,21 @@ hyper31k0dds1() {  # the same two at seed 1 (joint31s1's and hyper31ds1's draws)
 }
 joint31dds1() { joint joint31dds1 --def_dropout 0.5 --seed 1; only joint31dds1 mt_lora; }
 # 2026-12-07, seventh session: definition dropout over all 116 training tasks at the same budget (hyper116k0 and
-# joint116 with --def_dropout 0.5): do more tasks teach the map to write adapters for new ones? Decoded like
-# hyper116k0 (the 31 seen tasks, eval.py --tasks, and the 32 unseen), with the definition and without it.
+# joint116 with --def_dropout 0.5): do more tasks teach the map to write adapters for new ones? Decoded with the
+# definition on all 116 seen tasks and the 32 unseen (the table; compare.py takes the 31 from it), and
+# adapter only on the 31 and the 32 (eval.py --tasks); joint116all: joint116 decoded on all 116 too.
 hyper116k0dd() {
   $ST0 --mode hypernet --floor $RUNS/mt_lora230 --floor_trainable --def_dropout 0.5 --out_dir $RUNS/hyper116k0dd \
     --direct_rank 32 --task_lr_mult 1 --iterations 0
-  python eval.py --ckpt $RUNS/hyper116k0dd --max_per_task 10 --tasks $T31 --systems hypernet,hypernet_shuffled,hypernet_mean
+  python eval.py --ckpt $RUNS/hyper116k0dd --max_per_task 10 --systems hypernet,hypernet_shuffled,hypernet_mean
   python eval.py --ckpt $RUNS/hyper116k0dd --max_per_task 10 --tasks $T31 --adapter_only --systems hypernet,hypernet_shuffled,hypernet_mean
 }
 joint116dd() {
   $ST0 --mode mt_lora --init_from $RUNS/mt_lora230 --out_dir $RUNS/joint116dd --def_dropout 0.5
-  python eval.py --ckpt $RUNS/joint116dd --max_per_task 10 --tasks $T31 --systems mt_lora
+  python eval.py --ckpt $RUNS/joint116dd --max_per_task 10 --systems mt_lora
   python eval.py --ckpt $RUNS/joint116dd --max_per_task 10 --tasks $T31 --adapter_only --systems mt_lora
 }
+joint116all() { python eval.py --ckpt $RUNS/joint116 --max_per_task 10 --systems mt_lora; }
 # and trained adapter only (--def_dropout 1: the definition never in the prompt), decoded both ways too
 hyper31k0a1() {
   $ST --mode hypernet --floor $RUNS/mt_lora230 --floor_trainable --task_lr_mult 1 --def_dropout 1 --out_dir $RUNS/hyper31k0a1 \
@@ -126,8 +128,8 @@ lin31s() {  # bank31s's rows as a linear function of the codes: a training task 
 # last, alone on two threads (OMP_NUM_THREADS=2), and in a second session hyper31id, bank31 and hyper31m3 as
 # three one-thread jobs at once on the two cores, with the same commands otherwise.
 ARMS="joint31 hyper31 hyper31s1 joint31s1 hyper31id bank31 hyper31m3 bank31p"
-case ${1:-all} in  # one arm alone: run.sh joint31 | ... | lin31s | joint31s2 | hyper31ds2 | hyper31d3 | hyper31k0 | hyper31k0h | hyper116k0 | joint116 | hyper31k0dd | joint31dd | hyper31k0dds1 | joint31dds1 | hyper31k0a1 | joint31a1 | hyper116k0dd | joint116dd | mean NAME | only NAME SYSTEMS
-  joint31|hyper31|hyper31s1|joint31s1|hyper31id|bank31|hyper31m3|bank31p|bank31s|hyper31d|hyper31ds1|dist31s|lin31s|joint31s2|hyper31ds2|hyper31d3|hyper31k0|hyper31k0h|hyper116k0|joint116|hyper31k0dd|joint31dd|hyper31k0dds1|joint31dds1|hyper31k0a1|joint31a1|hyper116k0dd|joint116dd) $1 ;;
+case ${1:-all} in  # one arm alone: run.sh joint31 | ... | lin31s | joint31s2 | hyper31ds2 | hyper31d3 | hyper31k0 | hyper31k0h | hyper116k0 | joint116 | hyper31k0dd | joint31dd | hyper31k0dds1 | joint31dds1 | hyper31k0a1 | joint31a1 | hyper116k0dd | joint116dd | joint116all | mean NAME | only NAME SYSTEMS
+  joint31|hyper31|hyper31s1|joint31s1|hyper31id|bank31|hyper31m3|bank31p|bank31s|hyper31d|hyper31ds1|dist31s|lin31s|joint31s2|hyper31ds2|hyper31d3|hyper31k0|hyper31k0h|hyper116k0|joint116|hyper31k0dd|joint31dd|hyper31k0dds1|joint31dds1|hyper31k0a1|joint31a1|hyper116k0dd|joint116dd|joint116all) $1 ;;
   mean) mean $2 ;;
   only) only $2 $3 ;;
   all) { for r in joint31 hyper31s1 hyper31id hyper31m3; do $r > $RUNS/$r.log 2>&1; done; } &
