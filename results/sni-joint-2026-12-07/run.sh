@@ -87,12 +87,13 @@ joint31dds1() { joint joint31dds1 --def_dropout 0.5 --seed 1; only joint31dds1 m
 # 2026-12-07, seventh session: definition dropout over all 116 training tasks at the same budget (hyper116k0 and
 # joint116 with --def_dropout 0.5): do more tasks teach the map to write adapters for new ones? Decoded with the
 # definition on all 116 seen tasks and the 32 unseen (the table; compare.py takes the 31 from it), and
-# adapter only on the 31 and the 32 (eval.py --tasks); joint116all: joint116 decoded on all 116 too.
+# adapter only on the 31 and the 32 (eval.py --tasks; the hypernetwork without its shuffled control there, for
+# time); joint116all: joint116 decoded on all 116 too.
 hyper116k0dd() {
   $ST0 --mode hypernet --floor $RUNS/mt_lora230 --floor_trainable --def_dropout 0.5 --out_dir $RUNS/hyper116k0dd \
     --direct_rank 32 --task_lr_mult 1 --iterations 0
   python eval.py --ckpt $RUNS/hyper116k0dd --max_per_task 10 --systems hypernet,hypernet_shuffled,hypernet_mean
-  python eval.py --ckpt $RUNS/hyper116k0dd --max_per_task 10 --tasks $T31 --adapter_only --systems hypernet,hypernet_shuffled,hypernet_mean
+  python eval.py --ckpt $RUNS/hyper116k0dd --max_per_task 10 --tasks $T31 --adapter_only --systems hypernet,hypernet_mean
 }
 joint116dd() {
   $ST0 --mode mt_lora --init_from $RUNS/mt_lora230 --out_dir $RUNS/joint116dd --def_dropout 0.5

@@ -32,7 +32,7 @@ SYSTEMS = {  # the first is the base model, the % reference
 }
 PAIRS = [("hyper116k0dd", b) for b in ("joint116", "joint116dd", "mt_lora230", "hyper116k0dd shuffled",
                                        "hyper116k0dd mean", "fewshot", "base", "base_chat")] \
-    + [("joint116", "mt_lora230"), ("joint116dd", "joint116")]
+    + [("joint116", "mt_lora230"), ("joint116dd", "mt_lora230"), ("joint116dd", "joint116")]
 
 
 def main():
