@@ -35,6 +35,21 @@ sys.path.insert(0, str(R / "sni-oracle-2026-12-07"))
 import by_answer  # noqa: E402  (mean over tasks, paired-difference cell)
 import compare as oracle  # noqa: E402  (the oracle's systems and its kinds of task)
 
+DD = (("hyper31k0dd", "joint31dd"),  # --def_dropout 0.5
+      ("hyper31k0dds1", "joint31dds1"),  # and at --seed 1
+      ("hyper116k0dd", "joint116dd"),  # over all 116 training tasks
+      ("hyper31k0a1", "joint31a1"))  # --def_dropout 1
+
+
+def dd_files(hyper, joint):
+    """A definition-dropout pair's predictions: the joint LoRA decoded both ways, the hypernetwork adapter only
+    (its rows with the definition come with the other hypernetworks')."""
+    return {joint: HERE / f"{joint}/predictions-mt_lora.jsonl",
+            f"{joint} ao": HERE / f"{joint}/adapter_only/predictions-mt_lora.jsonl",
+            **{f"{hyper} ao{s}": HERE / f"{hyper}/adapter_only/predictions-hypernet{s.replace(' ', '_')}.jsonl"
+               for s in ("", " shuffled", " mean")}}
+
+
 SYSTEMS = {  # the first is the reference
     "mt_lora230": oracle.SYSTEMS["mt_lora230"],
     "oracle230": oracle.SYSTEMS["oracle230"],
@@ -48,24 +63,7 @@ SYSTEMS = {  # the first is the reference
     "joint31s1 ao": HERE / "joint31s1/adapter_only/predictions-mt_lora.jsonl",
     "hyper31ds1 ao": HERE / "hyper31ds1/adapter_only/predictions-hypernet.jsonl",
     "hyper31ds1 ao shuffled": HERE / "hyper31ds1/adapter_only/predictions-hypernet_shuffled.jsonl",
-    "joint31dd": HERE / "joint31dd/predictions-mt_lora.jsonl",  # dd: trained with --def_dropout 0.5
-    "joint31dd ao": HERE / "joint31dd/adapter_only/predictions-mt_lora.jsonl",
-    "hyper31k0dd ao": HERE / "hyper31k0dd/adapter_only/predictions-hypernet.jsonl",
-    "hyper31k0dd ao shuffled": HERE / "hyper31k0dd/adapter_only/predictions-hypernet_shuffled.jsonl",
-    "hyper31k0dd ao mean": HERE / "hyper31k0dd/adapter_only/predictions-hypernet_mean.jsonl",
-    "joint31dds1": HERE / "joint31dds1/predictions-mt_lora.jsonl",  # and at --seed 1
-    "joint31dds1 ao": HERE / "joint31dds1/adapter_only/predictions-mt_lora.jsonl",
-    **{f"hyper31k0dds1 ao{s}": HERE / f"hyper31k0dds1/adapter_only/predictions-hypernet{s.replace(' ', '_')}.jsonl"
-       for s in ("", " shuffled", " mean")},
-    "joint116dd": HERE / "joint116dd/predictions-mt_lora.jsonl",  # dd over all 116 training tasks
-    "joint116dd ao": HERE / "joint116dd/adapter_only/predictions-mt_lora.jsonl",
-    **{f"hyper116k0dd ao{s}": HERE / f"hyper116k0dd/adapter_only/predictions-hypernet{s.replace(' ', '_')}.jsonl"
-       for s in ("", " shuffled", " mean")},
-    "joint31a1": HERE / "joint31a1/predictions-mt_lora.jsonl",
-    "joint31a1 ao": HERE / "joint31a1/adapter_only/predictions-mt_lora.jsonl",  # a1: trained with --def_dropout 1
-    "hyper31k0a1 ao": HERE / "hyper31k0a1/adapter_only/predictions-hypernet.jsonl",
-    "hyper31k0a1 ao shuffled": HERE / "hyper31k0a1/adapter_only/predictions-hypernet_shuffled.jsonl",
-    "hyper31k0a1 ao mean": HERE / "hyper31k0a1/adapter_only/predictions-hypernet_mean.jsonl",
+    **{k: v for hyper, joint in DD for k, v in dd_files(hyper, joint).items()},
     "hyper31": HERE / "hyper31/predictions-hypernet.jsonl",
     "hyper31 shuffled": HERE / "hyper31/predictions-hypernet_shuffled.jsonl",
     "hyper31s1": HERE / "hyper31s1/predictions-hypernet.jsonl",  # the same with --seed 1
@@ -111,17 +109,12 @@ PAIRS = [("hyper31", "joint31"), ("hyper31s1", "joint31s1"), ("hyper31s1", "join
          ("joint116", "joint31"), ("hyper31k0 ao", "joint31 ao"), ("hyper31k0 ao", "hyper31k0 ao shuffled"),
          ("joint31 ao", "joint31"), ("hyper31k0 ao", "hyper31k0"),
          ("hyper31ds1 ao", "joint31s1 ao"), ("hyper31ds1 ao", "hyper31ds1 ao shuffled"), ("hyper31ds1 ao", "hyper31ds1"),
-         ("hyper31k0dd", "joint31dd"), ("hyper31k0dd", "hyper31k0dd shuffled"), ("hyper31k0dd", "hyper31k0"),
-         ("hyper31k0dd", "joint31"), ("oracle230", "hyper31k0dd"), ("hyper31k0a1 ao", "joint31"),
-         ("joint31dd", "joint31"), ("hyper31k0dd ao", "joint31dd ao"), ("hyper31k0dd ao", "hyper31k0dd ao shuffled"),
-         ("hyper31k0dd ao", "hyper31k0dd ao mean"),
-         ("hyper31k0dd ao", "hyper31k0 ao"), ("joint31dd ao", "joint31 ao"), ("hyper31k0dd ao", "hyper31k0dd"),
-         ("joint31dd ao", "joint31dd"), ("hyper31k0a1 ao", "joint31a1 ao"), ("hyper31k0a1 ao", "hyper31k0a1 ao shuffled"),
-         ("hyper31k0a1 ao", "hyper31k0a1 ao mean"),
-         ("hyper31k0a1", "joint31a1"), ("hyper31k0a1", "hyper31k0a1 shuffled"), ("hyper31k0a1", "joint31"),
-         *arm_pairs("hyper31k0dds1", "joint31dds1"), ("hyper31k0dds1", "joint31s1"), ("joint31dds1", "joint31s1"),
-         ("oracle230", "hyper31k0dds1"),
-         *arm_pairs("hyper116k0dd", "joint116dd"), ("hyper116k0dd", "hyper116k0"), ("hyper116k0dd", "hyper31k0dd"),
+         *(pair for hyper, joint in DD for pair in arm_pairs(hyper, joint)),
+         ("hyper31k0dd", "hyper31k0"), ("hyper31k0dd", "joint31"), ("oracle230", "hyper31k0dd"), ("hyper31k0a1 ao", "joint31"),
+         ("joint31dd", "joint31"), ("hyper31k0dd ao", "hyper31k0 ao"), ("joint31dd ao", "joint31 ao"),
+         ("hyper31k0dd ao", "hyper31k0dd"), ("joint31dd ao", "joint31dd"), ("hyper31k0a1", "joint31"),
+         ("hyper31k0dds1", "joint31s1"), ("joint31dds1", "joint31s1"), ("oracle230", "hyper31k0dds1"),
+         ("hyper116k0dd", "hyper116k0"), ("hyper116k0dd", "hyper31k0dd"),
          ("hyper116k0dd", "joint116"), ("hyper116k0dd", "joint31"), ("joint116dd", "joint31dd"),
          ("hyper31k0a1 ao", "hyper31k0dd ao"), ("joint31a1 ao", "joint31dd ao"), ("joint31a1 ao", "joint31"),
          *((a, f"{a} mean") for a in ("hyper31d", "hyper31ds1", "hyper31ds2", "hyper31d3", "hyper31k0", "hyper31k0h",

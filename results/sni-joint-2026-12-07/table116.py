@@ -44,13 +44,13 @@ def main():
     n_seen = {k: len({r["task"] for r in rs if r["split"] == "seen"}) for k, rs in systems.items()}
     if any(n != 116 for n in n_seen.values()):
         raise SystemExit(f"error: expected 116 seen tasks in every system, found {n_seen}")
-    base = systems["base"]
+    base = [by_answer.task_mean([r for r in systems["base"] if f(r)]) for f in cols.values()]
     print("ROUGE-L, mean over tasks (% against the base model, Tk prompt, on the same tasks)\n")
     print("| system | " + " | ".join(cols) + " |\n" + "|---" * (len(cols) + 1) + "|")
     for name, recs in systems.items():
         cells = []
-        for f in cols.values():
-            m, b = by_answer.task_mean([r for r in recs if f(r)]), by_answer.task_mean([r for r in base if f(r)])
+        for f, b in zip(cols.values(), base):
+            m = by_answer.task_mean([r for r in recs if f(r)])
             cells.append(f"{m:.1f}" + (f" ({100 * (m / b - 1):+.0f} %)" if name != "base" else ""))
         print(f"| {name} | " + " | ".join(cells) + " |")
     print("\nPaired differences (the same instances; the no-MMLU and past-the-prior columns resample those tasks)\n")
