@@ -84,6 +84,15 @@ hyper31k0dds1() {  # the same two at seed 1 (joint31s1's and hyper31ds1's draws)
   only hyper31k0dds1 hypernet,hypernet_shuffled,hypernet_mean
 }
 joint31dds1() { joint joint31dds1 --def_dropout 0.5 --seed 1; only joint31dds1 mt_lora; }
+hyper31k0dds2() {  # and at seed 2 (joint31s2's and hyper31ds2's draws; 2026-12-08)
+  hyper hyper31k0dds2 --direct_rank 32 --task_lr_mult 1 --iterations 0 --def_dropout 0.5 --seed 2
+  mean hyper31k0dds2
+  only hyper31k0dds2 hypernet,hypernet_shuffled,hypernet_mean
+}
+joint31dds2() { joint joint31dds2 --def_dropout 0.5 --seed 2; only joint31dds2 mt_lora; }
+hyper31k0dq() {  # a quarter of the prompts without the definition: does less dropout spare the shared part?
+  hyper hyper31k0dq --direct_rank 32 --task_lr_mult 1 --iterations 0 --def_dropout 0.25
+}
 # 2026-12-07, seventh session: definition dropout over all 116 training tasks at the same budget (hyper116k0 and
 # joint116 with --def_dropout 0.5): do more tasks teach the map to write adapters for new ones? Decoded with the
 # definition on all 116 seen tasks and the 32 unseen (the table; compare.py takes the 31 from it), and
@@ -129,8 +138,8 @@ lin31s() {  # bank31s's rows as a linear function of the codes: a training task 
 # last, alone on two threads (OMP_NUM_THREADS=2), and in a second session hyper31id, bank31 and hyper31m3 as
 # three one-thread jobs at once on the two cores, with the same commands otherwise.
 ARMS="joint31 hyper31 hyper31s1 joint31s1 hyper31id bank31 hyper31m3 bank31p"
-case ${1:-all} in  # one arm alone: run.sh joint31 | ... | lin31s | joint31s2 | hyper31ds2 | hyper31d3 | hyper31k0 | hyper31k0h | hyper116k0 | joint116 | hyper31k0dd | joint31dd | hyper31k0dds1 | joint31dds1 | hyper31k0a1 | joint31a1 | hyper116k0dd | joint116dd | joint116all | mean NAME | only NAME SYSTEMS
-  joint31|hyper31|hyper31s1|joint31s1|hyper31id|bank31|hyper31m3|bank31p|bank31s|hyper31d|hyper31ds1|dist31s|lin31s|joint31s2|hyper31ds2|hyper31d3|hyper31k0|hyper31k0h|hyper116k0|joint116|hyper31k0dd|joint31dd|hyper31k0dds1|joint31dds1|hyper31k0a1|joint31a1|hyper116k0dd|joint116dd|joint116all) $1 ;;
+case ${1:-all} in  # one arm alone: run.sh joint31 | ... | lin31s | joint31s2 | hyper31ds2 | hyper31d3 | hyper31k0 | hyper31k0h | hyper116k0 | joint116 | hyper31k0dd | joint31dd | hyper31k0dds1 | joint31dds1 | hyper31k0dds2 | joint31dds2 | hyper31k0dq | hyper31k0a1 | joint31a1 | hyper116k0dd | joint116dd | joint116all | mean NAME | only NAME SYSTEMS
+  joint31|hyper31|hyper31s1|joint31s1|hyper31id|bank31|hyper31m3|bank31p|bank31s|hyper31d|hyper31ds1|dist31s|lin31s|joint31s2|hyper31ds2|hyper31d3|hyper31k0|hyper31k0h|hyper116k0|joint116|hyper31k0dd|joint31dd|hyper31k0dds1|joint31dds1|hyper31k0dds2|joint31dds2|hyper31k0dq|hyper31k0a1|joint31a1|hyper116k0dd|joint116dd|joint116all) $1 ;;
   mean) mean $2 ;;
   only) only $2 $3 ;;
   all) { for r in joint31 hyper31s1 hyper31id hyper31m3; do $r > $RUNS/$r.log 2>&1; done; } &
