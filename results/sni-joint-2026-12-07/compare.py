@@ -15,7 +15,8 @@ scored on the same 31 seen tasks (eval.py --tasks); "ao" rows: joint31, hyper31k
 hyper31ds1 decoded without the definition in the prompt (eval.py --adapter_only; trained with it);
 "mean" rows: every task given the mean of the adapters of the run's training tasks (eval.py's
 hypernet_mean); "dd": joint31 and hyper31k0 trained with the definition left out of half the training
-prompts (train.py --def_dropout 0.5), decoded both ways, and at --seeds 1 and 2 (dds1, dds2); "a1": the same with
+prompts (train.py --def_dropout 0.5), decoded both ways, and at --seeds 1 and 2 (dds1, dds2); "dq": hyper31k0
+with a quarter of them left out (--def_dropout 0.25), decoded with the definition; "a1": the same with
 the definition never in the training prompts (--def_dropout 1), decoded both ways; "116dd": hyper116k0 and
 joint116 trained with --def_dropout 0.5, decoded both ways; "x3": the three seeds averaged instance by instance (the same instances in every seed; under each such pair, the three seeds' own differences
 and a t interval over seeds, which the instance bootstrap does not see). The definition in the prompt,
@@ -72,7 +73,7 @@ SYSTEMS = {  # the first is the reference
     **{f"{arm}{s}": HERE / f"{arm}/predictions-hypernet{s.replace(' ', '_')}.jsonl"  # shuffled: codes or rows permuted
        for arm in ("hyper31id", "bank31", "hyper31m3", "bank31p", "bank31s", "dist31s", "hyper31d", "lin31s",
                    "hyper31ds1", "hyper31ds2", "hyper31d3", "hyper31k0", "hyper31k0h", "hyper116k0",
-                   "hyper31k0dd", "hyper31k0dds1", "hyper31k0dds2", "hyper31k0a1", "hyper116k0dd")
+                   "hyper31k0dd", "hyper31k0dds1", "hyper31k0dds2", "hyper31k0dq", "hyper31k0a1", "hyper116k0dd")
        for s in ("", " shuffled", " mean")},
 }
 
@@ -123,6 +124,8 @@ PAIRS = [("hyper31", "joint31"), ("hyper31s1", "joint31s1"), ("hyper31s1", "join
          ("hyper31k0dd x3", "joint31dd x3"), ("hyper31k0dd x3", "hyper31k0dd shuffled x3"),
          ("hyper31k0dd x3", "hyper31k0dd mean x3"), ("hyper31k0dd x3", "joint31 x3"),
          ("oracle230", "hyper31k0dd x3"),
+         ("hyper31k0dq", "joint31"), ("hyper31k0dq", "hyper31k0dq shuffled"), ("hyper31k0dq", "hyper31k0dd"),
+         ("hyper31k0dq", "hyper31k0"), ("hyper31k0dq", "joint31dd"),
          ("hyper31k0dd ao x3", "joint31dd ao x3"), ("hyper31k0dd ao x3", "hyper31k0dd ao shuffled x3"),
          ("hyper31k0dd ao x3", "hyper31k0dd ao mean x3"), ("hyper31k0dd ao x3", "joint31 x3"),
          ("hyper116k0dd", "hyper116k0"), ("hyper116k0dd", "hyper31k0dd"),
@@ -183,7 +186,7 @@ def main(data_dir):
     for arm in ("joint31", "joint31s1", "hyper31", "hyper31s1", "hyper31id", "bank31", "bank31x10", "hyper31m3",
                 "bank31p", "bank31s", "hyper31d", "hyper31ds1", "joint31s2", "hyper31ds2", "hyper31d3", "hyper31k0",
                 "hyper31k0h", "joint116", "hyper116k0", "joint31dd", "hyper31k0dd", "joint31dds1", "hyper31k0dds1",
-                "joint31dds2", "hyper31k0dds2", "joint31a1", "hyper31k0a1", "joint116dd", "hyper116k0dd"):
+                "joint31dds2", "hyper31k0dds2", "hyper31k0dq", "joint31a1", "hyper31k0a1", "joint116dd", "hyper116k0dd"):
         path = HERE / arm / "logs/metrics.jsonl"
         if path.is_file():
             rows = [json.loads(line) for line in open(path)]
