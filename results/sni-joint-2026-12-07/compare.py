@@ -15,7 +15,7 @@ scored on the same 31 seen tasks (eval.py --tasks); "ao" rows: joint31, hyper31k
 hyper31ds1 decoded without the definition in the prompt (eval.py --adapter_only; trained with it);
 "mean" rows: every task given the mean of the adapters of the run's training tasks (eval.py's
 hypernet_mean); "dd": joint31 and hyper31k0 trained with the definition left out of half the training
-prompts (train.py --def_dropout 0.5), decoded both ways, and at --seeds 1 and 2 (dds1, dds2); "dq": hyper31k0
+prompts (train.py --def_dropout 0.5), decoded both ways, and at --seed 1 and --seed 2 (dds1, dds2); "dq": hyper31k0
 with a quarter of them left out (--def_dropout 0.25), decoded with the definition; "a1": the same with
 the definition never in the training prompts (--def_dropout 1), decoded both ways; "116dd": hyper116k0 and
 joint116 trained with --def_dropout 0.5, decoded both ways; "x3": the three seeds averaged instance by instance (the same instances in every seed; under each such pair, the three seeds' own differences

@@ -90,7 +90,7 @@ hyper31k0dds2() {  # and at seed 2 (joint31s2's and hyper31ds2's draws; 2026-12-
   only hyper31k0dds2 hypernet,hypernet_shuffled,hypernet_mean
 }
 joint31dds2() { joint joint31dds2 --def_dropout 0.5 --seed 2; only joint31dds2 mt_lora; }
-hyper31k0dq() {  # a quarter of the prompts without the definition: does less dropout spare the shared part?
+hyper31k0dq() {  # a quarter of the prompts without the definition: does less dropout spare the shared part? (run on 2 threads)
   hyper hyper31k0dq --direct_rank 32 --task_lr_mult 1 --iterations 0 --def_dropout 0.25
 }
 # 2026-12-07, seventh session: definition dropout over all 116 training tasks at the same budget (hyper116k0 and
