@@ -41,6 +41,7 @@ DD = (("hyper31k0dd", "joint31dd"),  # --def_dropout 0.5
       ("hyper31k0dds2", "joint31dds2"),  # and at --seed 2
       ("hyper116k0dd", "joint116dd"),  # over all 116 training tasks
       ("hyper31k0a1", "joint31a1"))  # --def_dropout 1
+DD_SEEDS = ("", "s1", "s2")  # hyper31k0dd{seed}, joint31dd{seed}; joint31{seed}: that seed's LoRA trained without dropout
 
 
 def dd_files(hyper, joint):
@@ -88,7 +89,7 @@ T975 = {2: 4.303}  # Student's t, 97.5 % quantile, by degrees of freedom (3 seed
 SEEDS = {  # seed averages: their members, seed by seed (pairs of them are compared seed by seed too)
     "joint31 x3": ["joint31", "joint31s1", "joint31s2"], "hyper31d x3": ["hyper31d", "hyper31ds1", "hyper31ds2"],
     "hyper31d shuffled x3": [f"{a} shuffled" for a in ("hyper31d", "hyper31ds1", "hyper31ds2")],
-    **{f"{arm}{s} x3": [f"{arm}{seed}{s}" for seed in ("", "s1", "s2")]  # definition dropout, both ways
+    **{f"{arm}{s} x3": [f"{arm}{seed}{s}" for seed in DD_SEEDS]  # definition dropout, both ways
        for arm, suffixes in (("joint31dd", ("", " ao")),
                              ("hyper31k0dd", ("", " shuffled", " mean", " ao", " ao shuffled", " ao mean")))
        for s in suffixes}}
@@ -116,11 +117,10 @@ PAIRS = [("hyper31", "joint31"), ("hyper31s1", "joint31s1"), ("hyper31s1", "join
          ("joint31 ao", "joint31"), ("hyper31k0 ao", "hyper31k0"),
          ("hyper31ds1 ao", "joint31s1 ao"), ("hyper31ds1 ao", "hyper31ds1 ao shuffled"), ("hyper31ds1 ao", "hyper31ds1"),
          *(pair for hyper, joint in DD for pair in arm_pairs(hyper, joint)),
-         ("hyper31k0dd", "hyper31k0"), ("hyper31k0dd", "joint31"), ("oracle230", "hyper31k0dd"), ("hyper31k0a1 ao", "joint31"),
-         ("joint31dd", "joint31"), ("hyper31k0dd ao", "hyper31k0 ao"), ("joint31dd ao", "joint31 ao"),
+         *(pair for s in DD_SEEDS for pair in ((f"hyper31k0dd{s}", f"joint31{s}"), (f"joint31dd{s}", f"joint31{s}"),
+                                               ("oracle230", f"hyper31k0dd{s}"))),
+         ("hyper31k0dd", "hyper31k0"), ("hyper31k0a1 ao", "joint31"), ("hyper31k0dd ao", "hyper31k0 ao"), ("joint31dd ao", "joint31 ao"),
          ("hyper31k0dd ao", "hyper31k0dd"), ("joint31dd ao", "joint31dd"), ("hyper31k0a1", "joint31"),
-         ("hyper31k0dds1", "joint31s1"), ("joint31dds1", "joint31s1"), ("oracle230", "hyper31k0dds1"),
-         ("hyper31k0dds2", "joint31s2"), ("joint31dds2", "joint31s2"), ("oracle230", "hyper31k0dds2"),
          ("hyper31k0dd x3", "joint31dd x3"), ("hyper31k0dd x3", "hyper31k0dd shuffled x3"),
          ("hyper31k0dd x3", "hyper31k0dd mean x3"), ("hyper31k0dd x3", "joint31 x3"),
          ("oracle230", "hyper31k0dd x3"),
@@ -132,7 +132,7 @@ PAIRS = [("hyper31", "joint31"), ("hyper31s1", "joint31s1"), ("hyper31s1", "join
          ("hyper116k0dd", "joint116"), ("hyper116k0dd", "joint31"), ("joint116dd", "joint31dd"),
          ("hyper31k0a1 ao", "hyper31k0dd ao"), ("joint31a1 ao", "joint31dd ao"), ("joint31a1 ao", "joint31"),
          *((a, f"{a} mean") for a in ("hyper31d", "hyper31ds1", "hyper31ds2", "hyper31d3", "hyper31k0", "hyper31k0h",
-                                      "hyper116k0", "hyper31k0dd", "hyper31k0dds1", "hyper31k0dds2",
+                                      "hyper116k0", *(f"hyper31k0dd{s}" for s in DD_SEEDS),
                                       "hyper116k0dd"))]
 
 

@@ -72,24 +72,18 @@ joint116() {  # its shared-LoRA control at the same budget
 # 2026-12-07, sixth session: definition dropout (train.py --def_dropout 0.5): half the training prompts lack the
 # definition, so the adapter has to carry the task there; hyper31k0 and joint31 otherwise, each decoded with the
 # definition in the prompt and without it (eval.py --adapter_only).
-hyper31k0dd() {
-  hyper hyper31k0dd --direct_rank 32 --task_lr_mult 1 --iterations 0 --def_dropout 0.5
-  mean hyper31k0dd
-  only hyper31k0dd hypernet,hypernet_shuffled,hypernet_mean
+hyperdd() {  # hyperdd NAME [extra flags]: hyper31k0 with --def_dropout 0.5, decoded both ways with the mean control
+  hyper $1 --direct_rank 32 --task_lr_mult 1 --iterations 0 --def_dropout 0.5 "${@:2}"
+  mean $1
+  only $1 hypernet,hypernet_shuffled,hypernet_mean
 }
-joint31dd() { joint joint31dd --def_dropout 0.5; only joint31dd mt_lora; }
-hyper31k0dds1() {  # the same two at seed 1 (joint31s1's and hyper31ds1's draws)
-  hyper hyper31k0dds1 --direct_rank 32 --task_lr_mult 1 --iterations 0 --def_dropout 0.5 --seed 1
-  mean hyper31k0dds1
-  only hyper31k0dds1 hypernet,hypernet_shuffled,hypernet_mean
-}
-joint31dds1() { joint joint31dds1 --def_dropout 0.5 --seed 1; only joint31dds1 mt_lora; }
-hyper31k0dds2() {  # and at seed 2 (joint31s2's and hyper31ds2's draws; 2026-12-08)
-  hyper hyper31k0dds2 --direct_rank 32 --task_lr_mult 1 --iterations 0 --def_dropout 0.5 --seed 2
-  mean hyper31k0dds2
-  only hyper31k0dds2 hypernet,hypernet_shuffled,hypernet_mean
-}
-joint31dds2() { joint joint31dds2 --def_dropout 0.5 --seed 2; only joint31dds2 mt_lora; }
+jointdd() { joint $1 --def_dropout 0.5 "${@:2}"; only $1 mt_lora; }  # jointdd NAME [extra flags]: its shared LoRA
+hyper31k0dd() { hyperdd hyper31k0dd; }
+joint31dd() { jointdd joint31dd; }
+hyper31k0dds1() { hyperdd hyper31k0dds1 --seed 1; }  # the same two at seed 1 (joint31s1's and hyper31ds1's draws)
+joint31dds1() { jointdd joint31dds1 --seed 1; }
+hyper31k0dds2() { hyperdd hyper31k0dds2 --seed 2; }  # and at seed 2 (joint31s2's and hyper31ds2's draws; 2026-12-08)
+joint31dds2() { jointdd joint31dds2 --seed 2; }
 hyper31k0dq() {  # a quarter of the prompts without the definition: does less dropout spare the shared part? (run on 2 threads)
   hyper hyper31k0dq --direct_rank 32 --task_lr_mult 1 --iterations 0 --def_dropout 0.25
 }
